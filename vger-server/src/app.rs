@@ -1,0 +1,71 @@
+//! The server's shared state: the store, the lock table, the authenticator
+//! and the settings the handlers consult.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use shared_proto::RepoName;
+
+use crate::config::Config;
+use crate::policy::Authenticator;
+use crate::state::LockTable;
+use crate::store::RepoStore;
+
+/// Name of the server's own directory inside the data dir. It starts with
+/// a dot, so it can never be a repository.
+pub const STATE_DIR_NAME: &str = ".vger-server";
+
+/// Settings handlers need at request time.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Server-wide append-only mode.
+    pub append_only: bool,
+    /// Default quota in bytes (0 = unlimited).
+    pub quota_bytes: u64,
+    /// Whether anonymous `/health` shows details.
+    pub public_health_details: bool,
+    /// Lock lease.
+    pub lock_ttl: Duration,
+}
+
+/// Everything a request handler can reach.
+#[derive(Debug)]
+pub struct App {
+    /// Objects on disk.
+    pub store: RepoStore,
+    /// Server locks.
+    pub locks: LockTable,
+    /// Token checks.
+    pub auth: Authenticator,
+    /// Request-time settings.
+    pub settings: Settings,
+    /// The server's own directory (`<data_dir>/.vger-server`).
+    pub state_dir: PathBuf,
+    /// When the server started.
+    pub started: Instant,
+}
+
+impl App {
+    /// Builds the state from a configuration and an opened store.
+    pub fn new(config: &Config, store: RepoStore) -> Self {
+        let state_dir = store.data_dir().join(STATE_DIR_NAME);
+        Self {
+            store,
+            locks: LockTable::new(config.lock_ttl),
+            auth: Authenticator::new(config.token.expose()),
+            settings: Settings {
+                append_only: config.append_only,
+                quota_bytes: config.quota_bytes,
+                public_health_details: config.public_health_details,
+                lock_ttl: config.lock_ttl,
+            },
+            state_dir,
+            started: Instant::now(),
+        }
+    }
+
+    /// Where repack records of `repo` are kept.
+    pub fn repack_journal_dir(&self, repo: &RepoName) -> PathBuf {
+        self.state_dir.join("repack").join(repo.as_str())
+    }
+}

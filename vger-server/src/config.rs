@@ -1,0 +1,356 @@
+//! Server configuration: defaults, then the TOML file, then the environment.
+//!
+//! The file format is the one operators of vger servers already have
+//! (`[server] listen, data_dir, token, append_only, log_format, quota_bytes,
+//! lock_ttl_seconds`), extended with keys of our own. Unknown keys are
+//! refused rather than ignored: a misspelt `append_only` must not silently
+//! leave a repository deletable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Environment variable that supplies the client token.
+pub const ENV_TOKEN: &str = "VGER_TOKEN";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
+/// Default lock lease in seconds.
+pub const DEFAULT_LOCK_TTL_SECONDS: u64 = 3600;
+/// Default largest object in bytes (1 GiB: a large repository's `index`
+/// can be hundreds of MB).
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 1 << 30;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The file as written by the operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    server: ServerSection,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    append_only: bool,
+    #[serde(default)]
+    log_format: LogFormat,
+    #[serde(default)]
+    quota_bytes: u64,
+    lock_ttl_seconds: Option<u64>,
+    max_object_bytes: Option<u64>,
+    public_health_details: Option<bool>,
+    // Accepted so existing configs keep working; not enforced (see docs).
+    rate_limit_rps: Option<toml::Value>,
+    rate_limit_mbps: Option<toml::Value>,
+}
+
+impl fmt::Debug for ServerSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSection").finish_non_exhaustive()
+    }
+}
+
+/// Where the token came from (for the start-up log; never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `token` in the config file.
+    ConfigFile,
+    /// The file named by `token_file`.
+    TokenFile(PathBuf),
+    /// The `VGER_TOKEN` environment variable.
+    Environment,
+}
+
+/// A secret string whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The secret itself; call only where it is needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The resolved server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the repositories.
+    pub data_dir: PathBuf,
+    /// The client token with full access.
+    pub token: Secret,
+    /// Where the token came from.
+    pub token_source: TokenSource,
+    /// Refuse deletes and overwrites of history (server-wide).
+    pub append_only: bool,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Default per-repository limit in bytes; 0 = unlimited.
+    pub quota_bytes: u64,
+    /// Lock lease.
+    pub lock_ttl: Duration,
+    /// Largest object accepted.
+    pub max_object_bytes: u64,
+    /// Whether anonymous `/health` callers see uptime, disk and repo count.
+    pub public_health_details: bool,
+    /// Rate-limit keys that were present but are not enforced.
+    pub ignored_keys: Vec<&'static str>,
+}
+
+/// Why the configuration cannot be used. Each message is one line that
+/// names the key or path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("config file {path}{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// `:LINE` when known.
+        line: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is missing or unusable.
+    #[error("config file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads a secret file, refusing one that other users can read.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let md = std::fs::metadata(path).map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+    let mode = md.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "token_file {} is readable by other users (mode {mode:03o}); run chmod 600 on it",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+impl Config {
+    /// Loads `path`, then applies the environment (`VGER_TOKEN`).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let env_token = std::env::var(ENV_TOKEN).ok();
+        Self::from_toml(&text, path, env_token)
+    }
+
+    /// Builds the configuration from file text and an optional token from
+    /// the environment. `path` is used in messages only.
+    pub fn from_toml(text: &str, path: &Path, env_token: Option<String>) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| format!(":{}", line_of(text, s.start))).unwrap_or_default(),
+            message: e.message().trim().replace('\n', " "),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let s = file.server;
+        let listen_text = s.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(format!(
+                "listen = {listen_text:?} is not an IP address and port such as \"127.0.0.1:8484\""
+            ))
+        })?;
+        let data_dir = s
+            .data_dir
+            .filter(|d| !d.as_os_str().is_empty())
+            .ok_or_else(|| invalid("data_dir is missing in [server]; set it to the directory that holds the repositories".into()))?;
+
+        let (token, token_source) = match (env_token, s.token, s.token_file) {
+            (_, Some(_), Some(_)) => {
+                return Err(invalid("set either token or token_file in [server], not both".into()));
+            }
+            (Some(t), _, _) => {
+                if t.trim().is_empty() {
+                    return Err(invalid(format!("{ENV_TOKEN} is set but empty")));
+                }
+                (t.trim().to_owned(), TokenSource::Environment)
+            }
+            (None, Some(t), None) => (t.trim().to_owned(), TokenSource::ConfigFile),
+            (None, None, Some(f)) => (read_secret_file(&f).map_err(invalid)?, TokenSource::TokenFile(f)),
+            (None, None, None) => {
+                return Err(invalid(format!(
+                    "no client token: set token or token_file in [server], or the {ENV_TOKEN} environment variable"
+                )));
+            }
+        };
+        if token.is_empty() {
+            return Err(invalid(match &token_source {
+                TokenSource::TokenFile(f) => format!("token_file {} is empty", f.display()),
+                _ => "token is empty; clients could not authenticate".into(),
+            }));
+        }
+        let lock_ttl_seconds = s.lock_ttl_seconds.unwrap_or(DEFAULT_LOCK_TTL_SECONDS);
+        if lock_ttl_seconds == 0 {
+            return Err(invalid("lock_ttl_seconds must be at least 1".into()));
+        }
+        let max_object_bytes = s.max_object_bytes.unwrap_or(DEFAULT_MAX_OBJECT_BYTES);
+        if max_object_bytes == 0 {
+            return Err(invalid("max_object_bytes must be at least 1".into()));
+        }
+        let mut ignored_keys = Vec::new();
+        if s.rate_limit_rps.is_some() {
+            ignored_keys.push("rate_limit_rps");
+        }
+        if s.rate_limit_mbps.is_some() {
+            ignored_keys.push("rate_limit_mbps");
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            token: Secret::new(token),
+            token_source,
+            append_only: s.append_only,
+            log_format: s.log_format,
+            quota_bytes: s.quota_bytes,
+            lock_ttl: Duration::from_secs(lock_ttl_seconds),
+            max_object_bytes,
+            public_health_details: s.public_health_details.unwrap_or(true),
+            ignored_keys,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: Option<&str>) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"), env.map(str::to_owned))
+    }
+
+    #[test]
+    fn defaults_follow_the_protocol() {
+        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"t0k\"\n", None).unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert!(!c.append_only);
+        assert_eq!(c.quota_bytes, 0);
+        assert_eq!(c.lock_ttl, Duration::from_secs(3600));
+        assert_eq!(c.max_object_bytes, 1 << 30);
+        assert!(c.public_health_details);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn an_existing_operator_config_loads_unchanged() {
+        let text = r#"
+[server]
+listen = "0.0.0.0:8484"
+data_dir = "/var/lib/vger"
+token = "abc"
+append_only = true
+log_format = "json"
+quota_bytes = 1000
+lock_ttl_seconds = 60
+rate_limit_rps = 100
+rate_limit_mbps = 12.5
+"#;
+        let c = load(text, None).unwrap();
+        assert!(c.append_only);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.quota_bytes, 1000);
+        assert_eq!(c.ignored_keys, vec!["rate_limit_rps", "rate_limit_mbps"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name_and_line() {
+        let e = load("[server]\ndata_dir = \"/d\"\ntoken = \"t\"\nappend_onyl = true\n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("append_onyl"), "{e}");
+        assert!(e.contains("test.toml:4"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn a_missing_or_empty_token_is_refused() {
+        assert!(load("[server]\ndata_dir = \"/d\"\n", None).unwrap_err().to_string().contains("VGER_TOKEN"));
+        assert!(load("[server]\ndata_dir = \"/d\"\ntoken = \"\"\n", None).is_err());
+        assert!(load("[server]\ndata_dir = \"/d\"\n", Some("  ")).is_err());
+    }
+
+    #[test]
+    fn the_environment_token_overrides_the_file() {
+        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"file\"\n", Some("env")).unwrap();
+        assert_eq!(c.token.expose(), "env");
+        assert_eq!(c.token_source, TokenSource::Environment);
+    }
+
+    #[test]
+    fn a_token_file_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "secret\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let text = format!("[server]\ndata_dir = \"/d\"\ntoken_file = {:?}\n", f);
+        let e = load(&text, None).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(load(&text, None).unwrap().token.expose(), "secret");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"hunter2-token\"\n", None).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

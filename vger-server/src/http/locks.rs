@@ -1,0 +1,53 @@
+//! The 0.7 server lock API: `POST <repo>/locks/<id>`, `DELETE
+//! <repo>/locks/<id>`, `GET <repo>/locks`. Later clients' lock objects
+//! under `locks/` are ordinary objects and never come here, except that a
+//! DELETE of one falls through to the object when no server lock has its id.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared_proto::api::LockRequest;
+use shared_proto::{Key, RepoName};
+
+use super::body::{MAX_JSON_BYTES, read_bounded};
+use super::error::{ApiError, ApiResult};
+use super::objects::{self, json_ok};
+use crate::app::App;
+
+/// The id part of `locks/<id>`.
+fn lock_id(key: &Key) -> &str {
+    key.as_str().trim_start_matches("locks/")
+}
+
+/// `POST <repo>/locks/<id>` with `{"hostname","pid"}` (with or without a
+/// JSON content type; an empty body means an anonymous holder).
+pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiResult<Response> {
+    let bytes = read_bounded(body, MAX_JSON_BYTES).await?;
+    let who: LockRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        LockRequest {
+            hostname: String::new(),
+            pid: 0,
+        }
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("malformed lock request (expected {{\"hostname\":…,\"pid\":…}}): {e}")))?
+    };
+    app.locks.acquire(repo, lock_id(key), &who)?;
+    tracing::info!(repo = %repo, lock = lock_id(key), hostname = %who.hostname, pid = who.pid, "lock acquired");
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `DELETE <repo>/locks/<id>`: releases the server lock, or deletes the
+/// lock object of that name when no server lock is held.
+pub async fn release_or_delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+    if app.locks.release(repo, lock_id(key)) {
+        tracing::info!(repo = %repo, lock = lock_id(key), "lock released");
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    objects::delete(app, repo, key).await
+}
+
+/// `GET <repo>/locks`: live server locks.
+pub fn list(app: &App, repo: &RepoName) -> Response {
+    json_ok(&app.locks.list(repo))
+}

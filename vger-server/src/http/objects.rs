@@ -1,0 +1,200 @@
+//! Object requests: GET (whole or ranged), HEAD, PUT, DELETE, and the
+//! directory requests `?list` and `?mkdir`.
+
+use std::io::SeekFrom;
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use shared_proto::{DirKey, Key, RepoName};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::body::{drain, stream_into};
+use super::error::{ApiError, ApiResult};
+use super::range::{self, RangeError};
+use crate::app::App;
+use crate::policy::append_only;
+use crate::store::StoreError;
+use crate::store::durable::Published;
+
+/// Block size for streaming reads to the socket.
+const READ_BLOCK: usize = 1 << 20;
+
+/// Header later clients send with the body's BLAKE2b-256.
+pub const CHECKSUM_HEADER: &str = "x-content-blake2b";
+
+fn not_found(repo: &RepoName, key: &Key) -> impl Fn(StoreError) -> ApiError {
+    let msg = format!("{key} not found in repository {repo}");
+    move |e| match e {
+        StoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, msg.clone()),
+        other => other.into(),
+    }
+}
+
+/// `GET <repo>/<key>`, honouring a single `Range`.
+pub async fn get(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap) -> ApiResult<Response> {
+    let ranges: Vec<&HeaderValue> = headers.get_all(RANGE).iter().collect();
+    if ranges.len() > 1 {
+        return Err(ApiError::bad_request("only one Range header is supported"));
+    }
+    let obj = app.store.open_object(repo, key).await.map_err(not_found(repo, key))?;
+    let mut file = obj.file;
+    let Some(range_header) = ranges.first() else {
+        let body = Body::from_stream(ReaderStream::with_capacity(file, READ_BLOCK));
+        return Ok((
+            StatusCode::OK,
+            [
+                (CONTENT_LENGTH, HeaderValue::from(obj.len)),
+                (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+            ],
+            body,
+        )
+            .into_response());
+    };
+    let text = range_header
+        .to_str()
+        .map_err(|_| ApiError::bad_request("Range header is not readable text"))?;
+    let (first, last) = match range::resolve(text, obj.len) {
+        Ok(r) => r,
+        Err(RangeError::Malformed) => {
+            return Err(ApiError::bad_request(format!(
+                "malformed Range {text:?}; send one range as bytes=START-END"
+            )));
+        }
+        Err(RangeError::Unsatisfiable) => {
+            let mut res = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("range {text:?} starts at or past the end of {key} ({} bytes)", obj.len),
+            )
+            .into_response();
+            res.headers_mut().insert(
+                CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{}", obj.len)).unwrap_or(HeaderValue::from_static("bytes */0")),
+            );
+            return Ok(res);
+        }
+    };
+    file.seek(SeekFrom::Start(first))
+        .await
+        .map_err(|e| ApiError::from(crate::store::StoreError::Io { context: format!("seek in {key}"), source: e }))?;
+    let n = last - first + 1;
+    let body = Body::from_stream(ReaderStream::with_capacity(file.take(n), READ_BLOCK));
+    let content_range = format!("bytes {first}-{last}/{}", obj.len);
+    Ok((
+        StatusCode::PARTIAL_CONTENT,
+        [
+            (CONTENT_LENGTH, HeaderValue::from(n)),
+            (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+            (CONTENT_RANGE, HeaderValue::from_str(&content_range).unwrap_or(HeaderValue::from_static("bytes"))),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `HEAD <repo>/<key>`: the real size in `Content-Length`, no body.
+pub async fn head(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+    let len = app.store.object_size(repo, key).await.map_err(not_found(repo, key))?;
+    Ok((StatusCode::OK, [(CONTENT_LENGTH, HeaderValue::from(len))]).into_response())
+}
+
+fn declared_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    headers
+        .get(CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Content-Length is not a number"))
+        })
+        .transpose()
+}
+
+fn client_digest(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get(CHECKSUM_HEADER) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or_default().trim();
+    if !crate::store::digest::is_digest_hex(s) {
+        return Err(ApiError::bad_request(
+            "X-Content-BLAKE2b must be 64 hex digits (the BLAKE2b-256 of the body)",
+        ));
+    }
+    Ok(Some(s.to_ascii_lowercase()))
+}
+
+/// `PUT <repo>/<key>`: 201 for a new object, 204 for an overwrite, only
+/// once the object is durable.
+pub async fn put(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+    let limit = app.store.max_object_bytes();
+    let digest = match client_digest(headers) {
+        Ok(d) => d,
+        Err(e) => {
+            drain(body, limit).await;
+            return Err(e);
+        }
+    };
+    let declared = declared_length(headers)?;
+    if declared.is_some_and(|n| n > limit) {
+        drain(body, limit).await;
+        return Err(StoreError::TooLarge { limit }.into());
+    }
+    let mut upload = match app.store.begin_put(repo, key, digest).await {
+        Ok(u) => u,
+        Err(e) => {
+            drain(body, limit).await;
+            return Err(e.into());
+        }
+    };
+    stream_into(body, &mut upload, limit).await?;
+    if let Some(n) = declared {
+        if upload.received() != n {
+            return Err(ApiError::bad_request(format!(
+                "body is {} bytes but Content-Length says {n}",
+                upload.received()
+            )));
+        }
+    }
+    let replace = !app.settings.append_only || append_only::may_replace(key);
+    let published = match upload.commit(replace).await {
+        Err(StoreError::Exists(_)) => return Err(append_only::overwrite_refusal(key).into()),
+        other => other?,
+    };
+    let status = match published {
+        Published::Created => StatusCode::CREATED,
+        Published::Replaced => StatusCode::NO_CONTENT,
+    };
+    Ok(status.into_response())
+}
+
+/// `DELETE <repo>/<key>`.
+pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+    if app.settings.append_only {
+        append_only::check_delete(key)?;
+    }
+    app.store.delete(repo, key).await.map_err(not_found(repo, key))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST <repo>/<dir>/?mkdir`.
+pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ApiResult<Response> {
+    app.store.mkdir(repo, dir).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `GET <repo>/<dir>/?list` (or the whole repository with `None`).
+pub async fn list(app: &App, repo: &RepoName, dir: Option<DirKey>) -> ApiResult<Response> {
+    let keys = app.store.list(repo, dir).await?;
+    Ok(json_ok(&keys))
+}
+
+/// A 200 JSON answer.
+pub fn json_ok<T: serde::Serialize>(value: &T) -> Response {
+    let mut res = Json(value).into_response();
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}

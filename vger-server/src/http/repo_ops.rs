@@ -1,0 +1,84 @@
+//! Repository operations (`<repo>?op`) and the server root listing.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared_proto::RepoName;
+use shared_proto::api::{RepackPlan, RepoStats, VerifyPacksPlan};
+
+use super::body::{MAX_JSON_BYTES, drain, read_json};
+use super::error::ApiResult;
+use super::objects::json_ok;
+use crate::app::App;
+use crate::policy::append_only;
+
+/// `GET /`: the repositories this token may see.
+pub async fn list_repos(app: &App) -> ApiResult<Response> {
+    let names: Vec<String> = app
+        .store
+        .list_repos()
+        .await?
+        .into_iter()
+        .map(|r| r.to_string())
+        .collect();
+    Ok(json_ok(&names))
+}
+
+/// `GET <repo>?stats`.
+pub async fn stats(app: &App, repo: &RepoName) -> ApiResult<Response> {
+    let usage = app.store.usage(repo).await?;
+    Ok(json_ok(&RepoStats {
+        total_bytes: usage.bytes,
+        total_objects: usage.objects,
+        total_packs: usage.packs,
+        last_backup_at: None,
+        quota_bytes: app.settings.quota_bytes,
+        quota_used_bytes: usage.bytes,
+    }))
+}
+
+/// `GET <repo>?verify-structure`.
+pub async fn verify_structure(app: &App, repo: &RepoName) -> ApiResult<Response> {
+    let report = app.store.verify_structure(repo, app.settings.lock_ttl).await?;
+    Ok(json_ok(&report))
+}
+
+/// `POST <repo>?init`.
+pub async fn init(app: &App, repo: &RepoName) -> ApiResult<Response> {
+    app.store.init(repo).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `POST <repo>?batch-delete[&cleanup-dirs]` with a JSON array of keys.
+pub async fn batch_delete(app: &App, repo: &RepoName, body: Body, cleanup_dirs: bool) -> ApiResult<Response> {
+    if app.settings.append_only {
+        drain(body, MAX_JSON_BYTES as u64).await;
+        return Err(append_only::batch_delete_refusal().into());
+    }
+    let items: Vec<serde_json::Value> = read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
+    // Entries that are not strings are skipped like invalid keys.
+    let keys = items
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let report = app.store.batch_delete(repo, keys, cleanup_dirs).await?;
+    tracing::info!(repo = %repo, deleted = report.deleted, skipped = report.skipped, "batch-delete");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST <repo>?repack` with a plan.
+pub async fn repack(app: &App, repo: &RepoName, body: Body) -> ApiResult<Response> {
+    let plan: RepackPlan = read_json(body, "repack plan").await?;
+    if app.settings.append_only {
+        append_only::check_repack(&plan)?;
+    }
+    let result = app.store.repack(repo, plan, app.repack_journal_dir(repo)).await?;
+    Ok(json_ok(&result))
+}
+
+/// `POST <repo>?verify-packs` with a plan.
+pub async fn verify_packs(app: &App, repo: &RepoName, body: Body) -> ApiResult<Response> {
+    let plan: VerifyPacksPlan = read_json(body, "verify-packs plan").await?;
+    let result = app.store.verify_packs(repo, plan).await?;
+    Ok(json_ok(&result))
+}

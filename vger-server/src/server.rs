@@ -1,0 +1,118 @@
+//! Start-up and serving: prepare the data dir, clean up after a crash,
+//! bind, serve until a shutdown signal.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::http;
+use crate::store::{RepoStore, durable};
+
+/// Why the server could not start. Each message is one line naming the key
+/// or path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data dir cannot be created or written.
+    #[error("data_dir {path}: {message}")]
+    DataDir {
+        /// The data dir.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr} (listen in [server]): {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(io::Error),
+}
+
+fn data_dir_err(path: &Path, message: impl Into<String>) -> StartError {
+    StartError::DataDir {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Creates the data dir if missing, proves it writable, removes temp files
+/// a crash left, and returns the ready state.
+pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
+    let dir = &config.data_dir;
+    match std::fs::metadata(dir) {
+        Ok(md) if !md.is_dir() => return Err(data_dir_err(dir, "exists but is not a directory")),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| data_dir_err(dir, format!("cannot create it: {e}")))?;
+            tracing::info!(data_dir = %dir.display(), "created data directory");
+        }
+        Err(e) => return Err(data_dir_err(dir, format!("cannot use it: {e}"))),
+    }
+    // A real write proves more than permission bits (read-only mounts, full disks).
+    let (probe, _) = durable::create_temp(dir).map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
+    let _ = std::fs::remove_file(probe);
+    let store = RepoStore::open(dir, config.max_object_bytes)
+        .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
+    let removed = store
+        .remove_stale_temp_files()
+        .map_err(|e| data_dir_err(dir, format!("cannot clean up temp files: {e}")))?;
+    if removed > 0 {
+        tracing::info!(removed, "removed temp files left by an interrupted run");
+    }
+    Ok(Arc::new(App::new(config, store)))
+}
+
+/// Binds the configured address.
+pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
+    TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind {
+        addr: config.listen.to_string(),
+        source,
+    })
+}
+
+/// Serves the client API on `listener` until `shutdown` completes, then
+/// lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    // Small answers on kept-alive connections must not wait for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartError::Serve)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}

@@ -1,0 +1,74 @@
+//! Start-up housekeeping: temp files left by a crash, and disk space.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use shared_proto::RepoName;
+
+use super::RepoStore;
+use super::durable::is_temp_name;
+
+/// Space on the data directory's filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskSpace {
+    /// Bytes available to the server.
+    pub free: u64,
+    /// Size of the filesystem.
+    pub total: u64,
+}
+
+fn remove_temps_below(dir: &Path, removed: &mut u64) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            remove_temps_below(&entry.path(), removed)?;
+        } else if ft.is_file() && entry.file_name().to_str().is_some_and(is_temp_name) {
+            fs::remove_file(entry.path())?;
+            *removed += 1;
+        }
+    }
+    Ok(())
+}
+
+impl RepoStore {
+    /// Removes the temp files of uploads that a crash interrupted. Must run
+    /// before the server accepts requests: afterwards every temp file
+    /// belongs to a live upload.
+    pub fn remove_stale_temp_files(&self) -> io::Result<u64> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.layout.root())? {
+            let entry = entry?;
+            let is_repo = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| RepoName::parse(n).is_ok());
+            if is_repo && entry.file_type()?.is_dir() {
+                remove_temps_below(&entry.path(), &mut removed)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Free and total space of the data directory's filesystem.
+    pub fn disk_space(&self) -> io::Result<DiskSpace> {
+        let st = rustix::fs::statvfs(self.layout.root())?;
+        Ok(DiskSpace {
+            free: st.f_bavail.saturating_mul(st.f_frsize),
+            total: st.f_blocks.saturating_mul(st.f_frsize),
+        })
+    }
+
+    /// Whether the data directory is usable: present, a directory, writable.
+    pub fn check_usable(&self) -> Result<(), String> {
+        let root = self.layout.root();
+        match fs::metadata(root) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => return Err(format!("data_dir {} is not a directory", root.display())),
+            Err(e) => return Err(format!("data_dir {} is unusable: {e}", root.display())),
+        }
+        rustix::fs::access(root, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK)
+            .map_err(|e| format!("data_dir {} is not writable: {e}", root.display()))
+    }
+}

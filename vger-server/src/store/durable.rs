@@ -1,0 +1,150 @@
+//! The primitives every write is built from: unique temp files, fsync of
+//! files and directories, atomic publish by rename.
+//!
+//! Temp files live in the directory of the object they will become (so the
+//! rename is atomic) under names starting with [`TEMP_PREFIX`]: a leading dot
+//! is never a valid key, so temp files can never be listed, served or
+//! overwritten by a client.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{CWD, RenameFlags, renameat_with};
+use rustix::io::Errno;
+
+/// Prefix of every temp file the server creates.
+pub const TEMP_PREFIX: &str = ".vger-tmp-";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Creates a new temp file in `dir`, mode 0600. The name joins the process
+/// id, the start-up clock and a counter, and the file is created with
+/// O_EXCL, so two processes or two runs can never share one.
+pub fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(
+            "{TEMP_PREFIX}{}-{nanos:x}-{n}",
+            std::process::id()
+        ));
+        match OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Flushes a directory's entries (new, renamed or removed names) to disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and any missing parents down from `base` (which must
+/// exist), syncing each parent whose entries changed.
+pub fn create_dirs(base: &Path, dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let rel = dir
+        .strip_prefix(base)
+        .map_err(|_| io::Error::other("directory outside its base"))?;
+    let mut cur = base.to_path_buf();
+    for comp in rel.components() {
+        let parent = cur.clone();
+        cur.push(comp);
+        match fs::create_dir(&cur) {
+            Ok(()) => sync_dir(&parent)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if !cur.is_dir() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{} exists and is not a directory", cur.display()),
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// What [`publish`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The name was new.
+    Created,
+    /// An existing object was replaced.
+    Replaced,
+}
+
+/// Atomically moves the synced temp file `tmp` to `dest` (same directory)
+/// and syncs the directory. With `replace == false` an existing `dest` is
+/// left untouched and `AlreadyExists` is returned, atomically: of two
+/// concurrent publishers of one new name, exactly one wins.
+pub fn publish(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> {
+    let outcome = match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
+        Ok(()) => Published::Created,
+        Err(Errno::EXIST) if replace => {
+            fs::rename(tmp, dest)?;
+            Published::Replaced
+        }
+        Err(Errno::EXIST) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "object already exists",
+            ));
+        }
+        // Filesystems without RENAME_NOREPLACE: a hard link fails atomically
+        // when the name exists, which gives the same guarantee.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => match fs::hard_link(tmp, dest) {
+            Ok(()) => {
+                fs::remove_file(tmp)?;
+                Published::Created
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && replace => {
+                fs::rename(tmp, dest)?;
+                Published::Replaced
+            }
+            Err(e) => return Err(e),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(dir) = dest.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(outcome)
+}
+
+/// Removes `path` and syncs its directory; `Ok(false)` when it was absent.
+pub fn remove_durably(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a directory entry name is one of our temp files.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}

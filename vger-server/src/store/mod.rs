@@ -1,0 +1,67 @@
+//! The repo store: repositories and their objects as plain files under the
+//! data directory, in the layout every vger server uses
+//! (`<data_dir>/<repo>/{config,manifest,index,keys/,snapshots/,locks/,packs/xx/<hex>}`).
+//!
+//! This is where bytes hit the disk. It knows keys, paths, atomic writes,
+//! ranges, listing, repack and structural checks; it knows nothing of HTTP,
+//! tokens or policies, which callers apply before they get here.
+
+mod cleanup;
+pub mod digest;
+pub mod durable;
+mod error;
+mod list;
+mod paths;
+mod repack;
+mod repo;
+mod verify;
+mod write;
+
+use std::path::Path;
+
+pub use error::{StoreError, StoreResult};
+pub use list::Usage;
+pub use paths::Layout;
+pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
+
+/// Runs blocking filesystem work on the blocking pool.
+pub(crate) async fn blocking<T, F>(f: F) -> StoreResult<T>
+where
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(StoreError::Io {
+            context: "filesystem task failed".into(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// The file-backed store of every repository in one data directory.
+#[derive(Debug, Clone)]
+pub struct RepoStore {
+    layout: Layout,
+    max_object_bytes: u64,
+}
+
+impl RepoStore {
+    /// Opens the store on an existing, writable data directory.
+    pub fn open(data_dir: &Path, max_object_bytes: u64) -> std::io::Result<Self> {
+        Ok(Self {
+            layout: Layout::new(data_dir)?,
+            max_object_bytes,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// The largest object accepted, in bytes.
+    pub fn max_object_bytes(&self) -> u64 {
+        self.max_object_bytes
+    }
+}

@@ -1,0 +1,82 @@
+//! Where a repository key lives on disk, and the guard that keeps every path
+//! inside the data directory.
+//!
+//! Keys are validated lexically by `shared_proto::key` before they get here,
+//! so joining them onto the data dir cannot climb out of it. What lexical
+//! checks cannot see is a symlink planted inside the data dir; `guard` walks
+//! the components of a path and refuses any symlink whose target lies outside.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use shared_proto::{DirKey, Key, RepoName};
+
+use super::error::{StoreError, StoreResult, io_err};
+
+/// Paths of one data directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+    canonical_root: PathBuf,
+}
+
+impl Layout {
+    /// A layout rooted at `root`, which must exist.
+    pub fn new(root: &Path) -> io::Result<Self> {
+        Ok(Self {
+            root: root.to_path_buf(),
+            canonical_root: root.canonicalize()?,
+        })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of `repo`.
+    pub fn repo_dir(&self, repo: &RepoName) -> PathBuf {
+        self.root.join(repo.as_str())
+    }
+
+    /// The file of `key` in `repo`.
+    pub fn object(&self, repo: &RepoName, key: &Key) -> PathBuf {
+        self.repo_dir(repo).join(key.as_str())
+    }
+
+    /// The directory `dir` in `repo`.
+    pub fn dir(&self, repo: &RepoName, dir: &DirKey) -> PathBuf {
+        self.repo_dir(repo).join(dir.path())
+    }
+
+    /// Refuses `path` (below the data dir) when one of its existing
+    /// components is a symlink that resolves outside the data dir.
+    /// Components that do not exist yet end the walk: whatever gets created
+    /// there is created by us, as a real directory or file.
+    pub fn guard(&self, path: &Path) -> StoreResult<()> {
+        let rel = path.strip_prefix(&self.root).map_err(|_| {
+            StoreError::Escapes(path.display().to_string())
+        })?;
+        let mut cur = self.root.clone();
+        for comp in rel.components() {
+            let Component::Normal(name) = comp else {
+                return Err(StoreError::Escapes(rel.display().to_string()));
+            };
+            cur.push(name);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(md) if md.file_type().is_symlink() => {
+                    let target = cur
+                        .canonicalize()
+                        .map_err(|e| io_err(format!("resolve {}", rel.display()), e))?;
+                    if !target.starts_with(&self.canonical_root) {
+                        return Err(StoreError::Escapes(rel.display().to_string()));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(format!("inspect {}", rel.display()), e)),
+            }
+        }
+        Ok(())
+    }
+}

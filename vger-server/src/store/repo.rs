@@ -1,0 +1,300 @@
+//! Object and repository operations: put, get, stat, delete, mkdir, init,
+//! batch-delete.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use shared_proto::{DirKey, Key, KeyKind, RepoName};
+
+use super::durable::{self, create_dirs, remove_durably};
+use super::error::{StoreError, StoreResult, io_err};
+use super::write::{ExpectedDigest, Upload};
+use super::{RepoStore, blocking};
+
+/// An object opened for reading, with its size at open time.
+#[derive(Debug)]
+pub struct ObjectFile {
+    /// The open file.
+    pub file: tokio::fs::File,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// What a batch delete did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchDeleteReport {
+    /// Objects removed.
+    pub deleted: u64,
+    /// Keys skipped: invalid, absent, or failing to delete.
+    pub skipped: u64,
+}
+
+/// Shards `packs/00` … `packs/ff` that `init` creates.
+fn all_shards() -> impl Iterator<Item = DirKey> {
+    (0u8..=255).map(|b| DirKey::PackShard(format!("{b:02x}")))
+}
+
+impl RepoStore {
+    /// Whether `repo` exists as a directory.
+    pub async fn repo_exists(&self, repo: &RepoName) -> StoreResult<bool> {
+        let dir = self.layout.repo_dir(repo);
+        let layout = self.layout.clone();
+        blocking(move || {
+            layout.guard(&dir)?;
+            Ok(dir.is_dir())
+        })
+        .await
+    }
+
+    /// Starts an upload of `key`, creating the repository and the key's
+    /// parent directories as needed. Packs must hash to their name; a
+    /// client-sent digest (`X-Content-BLAKE2b`) is checked too.
+    pub async fn begin_put(
+        &self,
+        repo: &RepoName,
+        key: &Key,
+        client_digest: Option<String>,
+    ) -> StoreResult<Upload> {
+        let dest = self.layout.object(repo, key);
+        let layout = self.layout.clone();
+        let limit = self.max_object_bytes;
+        let key = key.clone();
+        let mut expected = Vec::new();
+        if let Some(hex) = key.pack_hex() {
+            expected.push(ExpectedDigest {
+                hex: hex.to_owned(),
+                source: "pack name",
+            });
+        }
+        if let Some(hex) = client_digest {
+            expected.push(ExpectedDigest {
+                hex: hex.to_ascii_lowercase(),
+                source: "X-Content-BLAKE2b header",
+            });
+        }
+        blocking(move || {
+            layout.guard(&dest)?;
+            let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+            create_dirs(layout.root(), &dir).map_err(|e| dir_err(&key, e))?;
+            let (tmp, file) = durable::create_temp(&dir).map_err(|e| io_err(format!("create a temp file for {key}"), e))?;
+            Ok(Upload::new(tmp, file, key, dest, limit, expected))
+        })
+        .await
+    }
+
+    /// Opens `key` for reading.
+    pub async fn open_object(&self, repo: &RepoName, key: &Key) -> StoreResult<ObjectFile> {
+        let path = self.layout.object(repo, key);
+        let layout = self.layout.clone();
+        let name = key.to_string();
+        blocking(move || {
+            layout.guard(&path)?;
+            let file = File::open(&path).map_err(|e| io_err(name.clone(), e))?;
+            let md = file.metadata().map_err(|e| io_err(name.clone(), e))?;
+            if !md.is_file() {
+                return Err(StoreError::NotFound(name));
+            }
+            Ok(ObjectFile {
+                file: tokio::fs::File::from_std(file),
+                len: md.len(),
+            })
+        })
+        .await
+    }
+
+    /// The size of `key` in bytes.
+    pub async fn object_size(&self, repo: &RepoName, key: &Key) -> StoreResult<u64> {
+        let path = self.layout.object(repo, key);
+        let layout = self.layout.clone();
+        let name = key.to_string();
+        blocking(move || {
+            layout.guard(&path)?;
+            let md = fs::metadata(&path).map_err(|e| io_err(name.clone(), e))?;
+            if md.is_file() {
+                Ok(md.len())
+            } else {
+                Err(StoreError::NotFound(name))
+            }
+        })
+        .await
+    }
+
+    /// Deletes `key`; `NotFound` when it is absent.
+    pub async fn delete(&self, repo: &RepoName, key: &Key) -> StoreResult<()> {
+        let path = self.layout.object(repo, key);
+        let layout = self.layout.clone();
+        let name = key.to_string();
+        blocking(move || {
+            layout.guard(&path)?;
+            if path.is_dir() {
+                return Err(StoreError::NotFound(name));
+            }
+            match remove_durably(&path) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(StoreError::NotFound(name)),
+                Err(e) => Err(io_err(format!("delete {name}"), e)),
+            }
+        })
+        .await
+    }
+
+    /// Creates directory `dir` of `repo` (and the repository) if missing.
+    pub async fn mkdir(&self, repo: &RepoName, dir: &DirKey) -> StoreResult<()> {
+        let path = self.layout.dir(repo, dir);
+        let layout = self.layout.clone();
+        let name = dir.path();
+        blocking(move || {
+            layout.guard(&path)?;
+            create_dirs(layout.root(), &path).map_err(|e| io_err(format!("create directory {name}"), e))
+        })
+        .await
+    }
+
+    /// Initialises `repo`: creates its directories. `Conflict` when it
+    /// already holds a `config`, that is, a live repository.
+    pub async fn init(&self, repo: &RepoName) -> StoreResult<()> {
+        let repo_dir = self.layout.repo_dir(repo);
+        let layout = self.layout.clone();
+        let name = repo.to_string();
+        blocking(move || {
+            layout.guard(&repo_dir)?;
+            if repo_dir.join("config").exists() {
+                return Err(StoreError::Conflict(format!(
+                    "repository {name} already exists (it has a config)"
+                )));
+            }
+            let dirs = [DirKey::Keys, DirKey::Snapshots, DirKey::Locks, DirKey::Sessions]
+                .into_iter()
+                .chain(all_shards());
+            for d in dirs {
+                let path = repo_dir.join(d.path());
+                layout.guard(&path)?;
+                create_dirs(layout.root(), &path)
+                    .map_err(|e| io_err(format!("create directory {}", d.path()), e))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes every listed key that is valid and present, skipping the
+    /// rest rather than stopping half-way. With `cleanup_dirs`, directories
+    /// left empty are removed too (never the repository's own directory).
+    pub async fn batch_delete(
+        &self,
+        repo: &RepoName,
+        keys: Vec<String>,
+        cleanup_dirs: bool,
+    ) -> StoreResult<BatchDeleteReport> {
+        let repo_dir = self.layout.repo_dir(repo);
+        let layout = self.layout.clone();
+        let repo_name = repo.clone();
+        blocking(move || {
+            layout.guard(&repo_dir)?;
+            let mut report = BatchDeleteReport::default();
+            let mut touched_dirs: Vec<PathBuf> = Vec::new();
+            for raw in keys {
+                let Ok(key) = Key::parse(&raw) else {
+                    tracing::warn!(repo = %repo_name, key = %raw.escape_debug(), "batch-delete: skipping invalid key");
+                    report.skipped += 1;
+                    continue;
+                };
+                let path = layout.object(&repo_name, &key);
+                if layout.guard(&path).is_err() {
+                    report.skipped += 1;
+                    continue;
+                }
+                match fs::remove_file(&path) {
+                    Ok(()) => {
+                        report.deleted += 1;
+                        if let Some(parent) = path.parent() {
+                            touched_dirs.push(parent.to_path_buf());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => report.skipped += 1,
+                    Err(e) => {
+                        tracing::warn!(repo = %repo_name, key = %key, error = %e, "batch-delete: could not delete");
+                        report.skipped += 1;
+                    }
+                }
+            }
+            touched_dirs.sort();
+            touched_dirs.dedup();
+            for dir in &touched_dirs {
+                durable::sync_dir(dir).map_err(|e| io_err("sync after batch-delete", e))?;
+            }
+            if cleanup_dirs {
+                remove_empty_dirs(&repo_dir).map_err(|e| io_err("remove empty directories", e))?;
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Names of every repository in the data directory, sorted.
+    pub async fn list_repos(&self) -> StoreResult<Vec<RepoName>> {
+        let root = self.layout.root().to_path_buf();
+        blocking(move || {
+            let mut names = Vec::new();
+            for entry in fs::read_dir(&root).map_err(|e| io_err("read the data directory", e))? {
+                let entry = entry.map_err(|e| io_err("read the data directory", e))?;
+                let ft = entry.file_type().map_err(|e| io_err("read the data directory", e))?;
+                if !ft.is_dir() {
+                    continue;
+                }
+                if let Some(name) = entry.file_name().to_str().and_then(|n| RepoName::parse(n).ok()) {
+                    names.push(name);
+                }
+            }
+            names.sort();
+            Ok(names)
+        })
+        .await
+    }
+}
+
+/// Maps a failure to create a key's parent directories.
+fn dir_err(key: &Key, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        return StoreError::Conflict(format!(
+            "cannot store {key}: a parent of it exists on the server as an object"
+        ));
+    }
+    if key.kind() == KeyKind::PendingIndex && e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+        return StoreError::Conflict(format!(
+            "cannot store {key}: pending_index exists as an object"
+        ));
+    }
+    io_err(format!("create the directory for {key}"), e)
+}
+
+/// Removes every empty directory below `top`, deepest first; `top` stays.
+fn remove_empty_dirs(top: &Path) -> io::Result<()> {
+    fn walk(dir: &Path, is_top: bool) -> io::Result<bool> {
+        let mut empty = true;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                if !walk(&entry.path(), false)? {
+                    empty = false;
+                }
+            } else {
+                empty = false;
+            }
+        }
+        if empty && !is_top {
+            fs::remove_dir(dir)?;
+            if let Some(parent) = dir.parent() {
+                durable::sync_dir(parent)?;
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+    match walk(top, true) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}

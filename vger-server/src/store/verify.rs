@@ -1,0 +1,323 @@
+//! Checks that need no encryption key: a repository's shape
+//! (`verify-structure`, headers only) and packs' integrity (`verify-packs`,
+//! whole files).
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
+use std::time::{Duration, SystemTime};
+
+use blake2::Digest;
+use shared_proto::api::{
+    MAX_PLAN_PROTOCOL_VERSION, MAX_VERIFY_BYTES, MAX_VERIFY_PACKS, PackVerdict, StructureReport,
+    VerifyPack, VerifyPacksPlan, VerifyPacksResult,
+};
+use shared_proto::pack::{PACK_HEADER_LEN, is_pack_header};
+use shared_proto::{Key, KeyKind, RepoName};
+
+use super::digest::{Blake2b256, to_hex};
+use super::error::{StoreError, StoreResult, io_err};
+use super::paths::Layout;
+use super::{RepoStore, blocking};
+
+const READ_BUF: usize = 1 << 20;
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Checks the header of one pack file, adding any problem to `errors`.
+fn check_pack_header(path: &std::path::Path, key: &str, size: u64, errors: &mut Vec<String>) {
+    if size < PACK_HEADER_LEN {
+        errors.push(format!("pack too small ({size} bytes): {key}"));
+        return;
+    }
+    let mut head = [0u8; PACK_HEADER_LEN as usize];
+    match File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
+        Ok(()) if is_pack_header(&head) => {}
+        Ok(()) => errors.push(format!("invalid pack header: {key}")),
+        Err(e) => errors.push(format!("read error for {key}: {e}")),
+    }
+}
+
+fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result<StructureReport> {
+    let dir = layout.repo_dir(repo);
+    let mut errors = Vec::new();
+    let has = |name: &str| dir.join(name).is_file();
+    for required in ["config", "index", "keys/repokey"] {
+        if !has(required) {
+            errors.push(format!("missing required file: {required}"));
+        }
+    }
+    // 0.7-layout repositories commit through `manifest`; later clients keep
+    // `index.gen` instead. One of the two must be there.
+    if !has("manifest") && !has("index.gen") {
+        errors.push("missing required file: manifest (0.7 layout) or index.gen (later clients)".into());
+    }
+    let mut pack_count = 0;
+    let mut total_size = 0;
+    let packs = dir.join("packs");
+    if packs.is_dir() {
+        for shard in fs::read_dir(&packs)? {
+            let shard = shard?;
+            let name = shard.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if !shard.file_type()?.is_dir() || !is_lower_hex(&name, 2) {
+                errors.push(format!("invalid shard directory: packs/{name}"));
+                continue;
+            }
+            for pack in fs::read_dir(shard.path())? {
+                let pack = pack?;
+                let pname = pack.file_name().to_string_lossy().into_owned();
+                if pname.starts_with('.') {
+                    continue;
+                }
+                let key = format!("packs/{name}/{pname}");
+                if !pack.file_type()?.is_file() || !is_lower_hex(&pname, 64) || !pname.starts_with(&name) {
+                    errors.push(format!("invalid pack name: {key}"));
+                    continue;
+                }
+                let size = pack.metadata()?.len();
+                pack_count += 1;
+                total_size += size;
+                check_pack_header(&pack.path(), &key, size, &mut errors);
+            }
+        }
+    }
+    let mut stale_locks = 0;
+    let now = SystemTime::now();
+    if let Ok(entries) = fs::read_dir(dir.join("locks")) {
+        for entry in entries {
+            let entry = entry?;
+            let valid = Key::parse(&format!("locks/{}", entry.file_name().to_string_lossy())).is_ok();
+            if !valid {
+                continue;
+            }
+            let age = entry
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age > lock_ttl {
+                stale_locks += 1;
+            }
+        }
+    }
+    Ok(StructureReport {
+        ok: errors.is_empty(),
+        errors,
+        pack_count,
+        total_size,
+        stale_locks,
+    })
+}
+
+/// Reads a whole pack once, hashing it and walking its record framing.
+fn inspect_pack(file: File) -> io::Result<(String, bool, Option<HashSet<(u64, u64)>>)> {
+    let mut r = BufReader::with_capacity(READ_BUF, file);
+    let mut hasher = Blake2b256::new();
+    let mut head = [0u8; PACK_HEADER_LEN as usize];
+    let mut got = 0;
+    while got < head.len() {
+        let n = r.read(&mut head[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    hasher.update(&head[..got]);
+    let header_ok = got == head.len() && is_pack_header(&head);
+    let mut records = header_ok.then(HashSet::new);
+    let mut pos = got as u64;
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        // Read one record prefix; a clean end of file here ends the pack.
+        let mut prefix = [0u8; 4];
+        let mut n = 0;
+        while n < 4 {
+            let m = r.read(&mut prefix[n..])?;
+            if m == 0 {
+                break;
+            }
+            n += m;
+        }
+        hasher.update(&prefix[..n]);
+        pos += n as u64;
+        if n == 0 {
+            break;
+        }
+        if n < 4 {
+            records = None;
+            break;
+        }
+        let len = u64::from(u32::from_le_bytes(prefix));
+        let start = pos;
+        let mut left = len;
+        while left > 0 {
+            let want = (left as usize).min(READ_BUF);
+            let m = r.read(&mut buf[..want])?;
+            if m == 0 {
+                break;
+            }
+            hasher.update(&buf[..m]);
+            left -= m as u64;
+            pos += m as u64;
+        }
+        if left > 0 {
+            records = None;
+            break;
+        }
+        if let Some(set) = records.as_mut() {
+            set.insert((start, len));
+        }
+    }
+    // Whatever framing said, hash the rest so hash_valid covers the file.
+    loop {
+        let m = r.read(&mut buf)?;
+        if m == 0 {
+            break;
+        }
+        hasher.update(&buf[..m]);
+    }
+    Ok((to_hex(&hasher.finalize()), header_ok, records))
+}
+
+fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u64) -> PackVerdict {
+    let mut v = PackVerdict {
+        pack_key: p.pack_key.clone(),
+        hash_valid: false,
+        header_valid: false,
+        blobs_valid: false,
+        error: None,
+    };
+    let file = match File::open(layout.object(repo, key)) {
+        Ok(f) => f,
+        Err(e) => {
+            v.error = Some(format!("read failed: {e}"));
+            return v;
+        }
+    };
+    let (actual, header_ok, records) = match inspect_pack(file) {
+        Ok(x) => x,
+        Err(e) => {
+            v.error = Some(format!("read error: {e}"));
+            return v;
+        }
+    };
+    let expected = key.pack_hex().unwrap_or_default();
+    v.hash_valid = actual == expected;
+    v.header_valid = header_ok;
+    v.blobs_valid = records.is_some_and(|set| {
+        p.expected_blobs
+            .iter()
+            .all(|b| set.contains(&(b.offset, b.length)))
+    });
+    v.error = if !v.hash_valid {
+        Some(format!("hash mismatch: expected {expected}, got {actual}"))
+    } else if size != p.expected_size {
+        Some(format!("size mismatch: expected {}, got {size}", p.expected_size))
+    } else if !v.header_valid {
+        Some("invalid pack header".into())
+    } else if !v.blobs_valid {
+        Some("blob boundary mismatch".into())
+    } else {
+        None
+    };
+    v
+}
+
+fn check_verify_plan(plan: &VerifyPacksPlan) -> StoreResult<Vec<Key>> {
+    let bad = |m: String| StoreError::Invalid(format!("verify-packs: {m}"));
+    if plan.protocol_version > MAX_PLAN_PROTOCOL_VERSION {
+        return Err(bad(format!(
+            "protocol_version {} is not supported (this server accepts 0 to {MAX_PLAN_PROTOCOL_VERSION})",
+            plan.protocol_version
+        )));
+    }
+    if plan.packs.len() > MAX_VERIFY_PACKS {
+        return Err(bad(format!(
+            "{} packs requested; the limit is {MAX_VERIFY_PACKS} per request",
+            plan.packs.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    let mut keys = Vec::with_capacity(plan.packs.len());
+    for p in &plan.packs {
+        let key = Key::parse(&p.pack_key)
+            .ok()
+            .filter(|k| k.kind() == KeyKind::Pack)
+            .ok_or_else(|| bad(format!("{:?} is not a pack key", p.pack_key)))?;
+        if p.expected_size == 0 {
+            return Err(bad(format!("expected_size of {} must be above 0", p.pack_key)));
+        }
+        if p.expected_blobs.iter().any(|b| b.length == 0 || b.length > u64::from(u32::MAX)) {
+            return Err(bad(format!("a blob length of {} is outside 1..={}", p.pack_key, u32::MAX)));
+        }
+        total = total.saturating_add(p.expected_size);
+        keys.push(key);
+    }
+    if total > MAX_VERIFY_BYTES {
+        return Err(bad(format!(
+            "the packs add up to {total} bytes; the limit is {MAX_VERIFY_BYTES} per request"
+        )));
+    }
+    Ok(keys)
+}
+
+impl RepoStore {
+    /// Checks the shape of `repo` reading only pack headers.
+    pub async fn verify_structure(&self, repo: &RepoName, lock_ttl: Duration) -> StoreResult<StructureReport> {
+        let layout = self.layout.clone();
+        let repo = repo.clone();
+        blocking(move || {
+            let dir = layout.repo_dir(&repo);
+            layout.guard(&dir)?;
+            if !dir.is_dir() {
+                return Err(StoreError::NotFound(format!("repository {repo}")));
+            }
+            structure(&layout, &repo, lock_ttl).map_err(|e| io_err(format!("check {repo}"), e))
+        })
+        .await
+    }
+
+    /// Hashes and parses the packs a client names, reporting per pack.
+    pub async fn verify_packs(&self, repo: &RepoName, plan: VerifyPacksPlan) -> StoreResult<VerifyPacksResult> {
+        let keys = check_verify_plan(&plan)?;
+        let layout = self.layout.clone();
+        let repo = repo.clone();
+        blocking(move || {
+            let mut results = Vec::with_capacity(keys.len());
+            let mut read: u64 = 0;
+            let mut truncated = false;
+            for (p, key) in plan.packs.iter().zip(&keys) {
+                let path = layout.object(&repo, key);
+                layout.guard(&path)?;
+                let size = match fs::metadata(&path) {
+                    Ok(md) => md.len(),
+                    Err(e) => {
+                        results.push(PackVerdict {
+                            pack_key: p.pack_key.clone(),
+                            hash_valid: false,
+                            header_valid: false,
+                            blobs_valid: false,
+                            error: Some(format!("stat failed: {e}")),
+                        });
+                        continue;
+                    }
+                };
+                // Declared sizes were bounded; real ones may be larger.
+                if read.saturating_add(size) > MAX_VERIFY_BYTES {
+                    truncated = true;
+                    break;
+                }
+                read += size;
+                results.push(verdict(&layout, &repo, p, key, size));
+            }
+            Ok(VerifyPacksResult { results, truncated })
+        })
+        .await
+    }
+}
