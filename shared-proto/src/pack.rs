@@ -23,9 +23,7 @@ pub fn pack_header() -> [u8; PACK_HEADER_LEN as usize] {
 
 /// Whether `bytes` (at least the first 9 bytes of a file) is a valid pack header.
 pub fn is_pack_header(bytes: &[u8]) -> bool {
-    bytes.len() >= PACK_HEADER_LEN as usize
-        && &bytes[..8] == PACK_MAGIC
-        && bytes[8] == PACK_VERSION
+    bytes.len() >= PACK_HEADER_LEN as usize && &bytes[..8] == PACK_MAGIC && bytes[8] == PACK_VERSION
 }
 
 /// Offsets of `lengths` blobs in a pack written as header + framed records,

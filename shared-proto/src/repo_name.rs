@@ -98,7 +98,13 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["a", "appxrepo", "A-b_c.d", "x".repeat(128).as_str(), "repo.1"] {
+        for ok in [
+            "a",
+            "appxrepo",
+            "A-b_c.d",
+            "x".repeat(128).as_str(),
+            "repo.1",
+        ] {
             assert!(RepoName::parse(ok).is_ok(), "{ok}");
         }
     }

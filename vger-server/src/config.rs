@@ -167,7 +167,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Reads a secret file, refusing one that other users can read.
 fn read_secret_file(path: &Path) -> Result<String, String> {
-    let md = std::fs::metadata(path).map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+    let md = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
     let mode = md.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(format!(
@@ -193,10 +194,17 @@ impl Config {
 
     /// Builds the configuration from file text and an optional token from
     /// the environment. `path` is used in messages only.
-    pub fn from_toml(text: &str, path: &Path, env_token: Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        env_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            line: e.span().map(|s| format!(":{}", line_of(text, s.start))).unwrap_or_default(),
+            line: e
+                .span()
+                .map(|s| format!(":{}", line_of(text, s.start)))
+                .unwrap_or_default(),
             message: e.message().trim().replace('\n', " "),
         })?;
         let invalid = |message: String| ConfigError::Invalid {
@@ -217,7 +225,9 @@ impl Config {
 
         let (token, token_source) = match (env_token, s.token, s.token_file) {
             (_, Some(_), Some(_)) => {
-                return Err(invalid("set either token or token_file in [server], not both".into()));
+                return Err(invalid(
+                    "set either token or token_file in [server], not both".into(),
+                ));
             }
             (Some(t), _, _) => {
                 if t.trim().is_empty() {
@@ -226,7 +236,10 @@ impl Config {
                 (t.trim().to_owned(), TokenSource::Environment)
             }
             (None, Some(t), None) => (t.trim().to_owned(), TokenSource::ConfigFile),
-            (None, None, Some(f)) => (read_secret_file(&f).map_err(invalid)?, TokenSource::TokenFile(f)),
+            (None, None, Some(f)) => (
+                read_secret_file(&f).map_err(invalid)?,
+                TokenSource::TokenFile(f),
+            ),
             (None, None, None) => {
                 return Err(invalid(format!(
                     "no client token: set token or token_file in [server], or the {ENV_TOKEN} environment variable"
@@ -313,9 +326,12 @@ rate_limit_mbps = 12.5
 
     #[test]
     fn unknown_keys_are_refused_with_their_name_and_line() {
-        let e = load("[server]\ndata_dir = \"/d\"\ntoken = \"t\"\nappend_onyl = true\n", None)
-            .unwrap_err()
-            .to_string();
+        let e = load(
+            "[server]\ndata_dir = \"/d\"\ntoken = \"t\"\nappend_onyl = true\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("append_onyl"), "{e}");
         assert!(e.contains("test.toml:4"), "{e}");
         assert!(!e.contains('\n'), "{e}");
@@ -323,14 +339,23 @@ rate_limit_mbps = 12.5
 
     #[test]
     fn a_missing_or_empty_token_is_refused() {
-        assert!(load("[server]\ndata_dir = \"/d\"\n", None).unwrap_err().to_string().contains("VGER_TOKEN"));
+        assert!(
+            load("[server]\ndata_dir = \"/d\"\n", None)
+                .unwrap_err()
+                .to_string()
+                .contains("VGER_TOKEN")
+        );
         assert!(load("[server]\ndata_dir = \"/d\"\ntoken = \"\"\n", None).is_err());
         assert!(load("[server]\ndata_dir = \"/d\"\n", Some("  ")).is_err());
     }
 
     #[test]
     fn the_environment_token_overrides_the_file() {
-        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"file\"\n", Some("env")).unwrap();
+        let c = load(
+            "[server]\ndata_dir = \"/d\"\ntoken = \"file\"\n",
+            Some("env"),
+        )
+        .unwrap();
         assert_eq!(c.token.expose(), "env");
         assert_eq!(c.token_source, TokenSource::Environment);
     }
@@ -350,7 +375,11 @@ rate_limit_mbps = 12.5
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"hunter2-token\"\n", None).unwrap();
+        let c = load(
+            "[server]\ndata_dir = \"/d\"\ntoken = \"hunter2-token\"\n",
+            None,
+        )
+        .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

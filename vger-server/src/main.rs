@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vger-server: cannot start the async runtime: {e}");
@@ -45,7 +48,10 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), server::StartError> {
     for key in &config.ignored_keys {
-        tracing::warn!(key, "{key} is accepted for compatibility but not enforced; rate-limit at the reverse proxy");
+        tracing::warn!(
+            key,
+            "{key} is accepted for compatibility but not enforced; rate-limit at the reverse proxy"
+        );
     }
     let token_from = match &config.token_source {
         TokenSource::ConfigFile => "config file".to_owned(),

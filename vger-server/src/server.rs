@@ -53,13 +53,15 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
         Ok(md) if !md.is_dir() => return Err(data_dir_err(dir, "exists but is not a directory")),
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| data_dir_err(dir, format!("cannot create it: {e}")))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| data_dir_err(dir, format!("cannot create it: {e}")))?;
             tracing::info!(data_dir = %dir.display(), "created data directory");
         }
         Err(e) => return Err(data_dir_err(dir, format!("cannot use it: {e}"))),
     }
     // A real write proves more than permission bits (read-only mounts, full disks).
-    let (probe, _) = durable::create_temp(dir).map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
+    let (probe, _) = durable::create_temp(dir)
+        .map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
     let _ = std::fs::remove_file(probe);
     let store = RepoStore::open(dir, config.max_object_bytes)
         .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
@@ -74,10 +76,12 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
 
 /// Binds the configured address.
 pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
-    TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind {
-        addr: config.listen.to_string(),
-        source,
-    })
+    TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })
 }
 
 /// Serves the client API on `listener` until `shutdown` completes, then

@@ -22,9 +22,9 @@ pub struct Authenticated(pub Grant);
 /// Checks the `Authorization: Bearer <token>` header. The scheme word is
 /// case-insensitive; the token is not echoed in any message.
 pub fn authenticate(headers: &HeaderMap, app: &App) -> Result<Grant, ApiError> {
-    let value = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization header; send Authorization: Bearer <token>"))?;
+    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("missing Authorization header; send Authorization: Bearer <token>")
+    })?;
     let text = value
         .to_str()
         .map_err(|_| ApiError::unauthorized("Authorization header is not readable text"))?;
@@ -42,7 +42,10 @@ pub fn authenticate(headers: &HeaderMap, app: &App) -> Result<Grant, ApiError> {
 impl FromRequestParts<Arc<App>> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         authenticate(&parts.headers, app).map(Authenticated)
     }
 }

@@ -15,7 +15,11 @@ pub const MAX_JSON_BYTES: usize = 64 << 20;
 /// Streams `body` into `upload`. On a store error the rest of the body is
 /// drained (up to `drain_limit` bytes) before the error is returned, so a
 /// client that writes its whole body before reading sees the error.
-pub async fn stream_into(body: Body, upload: &mut Upload, drain_limit: u64) -> Result<(), StoreError> {
+pub async fn stream_into(
+    body: Body,
+    upload: &mut Upload,
+    drain_limit: u64,
+) -> Result<(), StoreError> {
     let mut body = body;
     loop {
         match body.frame().await {
@@ -56,7 +60,9 @@ pub async fn read_bounded(body: Body, limit: usize) -> ApiResult<Bytes> {
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than the {limit}-byte limit for JSON requests"),
         )),
-        Err(e) => Err(ApiError::bad_request(format!("could not read the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 
@@ -64,5 +70,6 @@ pub async fn read_bounded(body: Body, limit: usize) -> ApiResult<Bytes> {
 /// JSON content type.
 pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> ApiResult<T> {
     let bytes = read_bounded(body, MAX_JSON_BYTES).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("malformed {what}: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed {what}: {e}")))
 }

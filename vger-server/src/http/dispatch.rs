@@ -48,30 +48,45 @@ pub async fn dispatch(
             path,
             trailing_slash,
         } => {
-            if is_mutation(&method) {
-                // Work on a repository keeps its server locks alive.
+            if renews_locks(&method, &path) {
                 app.locks.touch(&repo);
             }
             match path {
                 ObjectPath::Root => repo_op(&app, &repo, method, query, body).await,
-                ObjectPath::Dir(dir) => dir_op(&app, &repo, dir, method, &query, trailing_slash).await,
-                ObjectPath::Object(key) => object_op(&app, &repo, &key, method, &query, &headers, body).await,
+                ObjectPath::Dir(dir) => {
+                    dir_op(&app, &repo, dir, method, &query, trailing_slash).await
+                }
+                ObjectPath::Object(key) => {
+                    object_op(&app, &repo, &key, method, &query, &headers, body).await
+                }
             }
         }
     }
 }
 
-fn is_mutation(m: &Method) -> bool {
-    matches!(*m, Method::PUT | Method::POST | Method::DELETE)
+/// Work on a repository keeps its server locks alive: every mutating
+/// request renews them, except lock requests themselves (a refused
+/// contender must not extend the holder's lease).
+fn renews_locks(m: &Method, path: &ObjectPath) -> bool {
+    let is_lock = matches!(path, ObjectPath::Object(k) if k.kind() == KeyKind::Lock);
+    matches!(*m, Method::PUT | Method::POST | Method::DELETE) && !is_lock
 }
 
-async fn repo_op(app: &App, repo: &RepoName, method: Method, query: Query, body: Body) -> ApiResult<Response> {
+async fn repo_op(
+    app: &App,
+    repo: &RepoName,
+    method: Method,
+    query: Query,
+    body: Body,
+) -> ApiResult<Response> {
     match (method, query.op) {
         (Method::GET, Some(Op::List)) => objects::list(app, repo, None).await,
         (Method::GET, Some(Op::Stats)) => repo_ops::stats(app, repo).await,
         (Method::GET, Some(Op::VerifyStructure)) => repo_ops::verify_structure(app, repo).await,
         (Method::POST, Some(Op::Init)) => repo_ops::init(app, repo).await,
-        (Method::POST, Some(Op::BatchDelete)) => repo_ops::batch_delete(app, repo, body, query.cleanup_dirs).await,
+        (Method::POST, Some(Op::BatchDelete)) => {
+            repo_ops::batch_delete(app, repo, body, query.cleanup_dirs).await
+        }
         (Method::POST, Some(Op::Repack)) => repo_ops::repack(app, repo, body).await,
         (Method::POST, Some(Op::VerifyPacks)) => repo_ops::verify_packs(app, repo, body).await,
         (m, op) => Err(ApiError::bad_request(format!(
@@ -116,12 +131,16 @@ async fn object_op(
         (Method::GET, None) => objects::get(app, repo, key, headers).await,
         (Method::HEAD, None) => objects::head(app, repo, key).await,
         (Method::PUT, None) => objects::put(app, repo, key, headers, body).await,
-        (Method::DELETE, None) if key.kind() == KeyKind::Lock => locks::release_or_delete(app, repo, key).await,
-        (Method::DELETE, None) => objects::delete(app, repo, key).await,
-        (Method::POST, None) if key.kind() == KeyKind::Lock => locks::acquire(app, repo, key, body).await,
-        (Method::GET | Method::POST, Some(Op::List | Op::Mkdir)) => {
-            Err(ApiError::bad_request(format!("{key} is an object, not a directory")))
+        (Method::DELETE, None) if key.kind() == KeyKind::Lock => {
+            locks::release_or_delete(app, repo, key).await
         }
+        (Method::DELETE, None) => objects::delete(app, repo, key).await,
+        (Method::POST, None) if key.kind() == KeyKind::Lock => {
+            locks::acquire(app, repo, key, body).await
+        }
+        (Method::GET | Method::POST, Some(Op::List | Op::Mkdir)) => Err(ApiError::bad_request(
+            format!("{key} is an object, not a directory"),
+        )),
         (_, Some(op)) => Err(ApiError::bad_request(format!(
             "{op:?} is a repository operation; send it to <repo>?{op:?} without a key"
         ))),

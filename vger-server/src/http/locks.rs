@@ -29,8 +29,11 @@ pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiRe
             pid: 0,
         }
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("malformed lock request (expected {{\"hostname\":…,\"pid\":…}}): {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "malformed lock request (expected {{\"hostname\":…,\"pid\":…}}): {e}"
+            ))
+        })?
     };
     app.locks.acquire(repo, lock_id(key), &who)?;
     tracing::info!(repo = %repo, lock = lock_id(key), hostname = %who.hostname, pid = who.pid, "lock acquired");

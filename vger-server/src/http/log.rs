@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::header::CONTENT_LENGTH;
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::Response;
 

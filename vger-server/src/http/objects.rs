@@ -35,12 +35,21 @@ fn not_found(repo: &RepoName, key: &Key) -> impl Fn(StoreError) -> ApiError {
 }
 
 /// `GET <repo>/<key>`, honouring a single `Range`.
-pub async fn get(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn get(
+    app: &App,
+    repo: &RepoName,
+    key: &Key,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let ranges: Vec<&HeaderValue> = headers.get_all(RANGE).iter().collect();
     if ranges.len() > 1 {
         return Err(ApiError::bad_request("only one Range header is supported"));
     }
-    let obj = app.store.open_object(repo, key).await.map_err(not_found(repo, key))?;
+    let obj = app
+        .store
+        .open_object(repo, key)
+        .await
+        .map_err(not_found(repo, key))?;
     let mut file = obj.file;
     let Some(range_header) = ranges.first() else {
         let body = Body::from_stream(ReaderStream::with_capacity(file, READ_BLOCK));
@@ -67,19 +76,26 @@ pub async fn get(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap) -> 
         Err(RangeError::Unsatisfiable) => {
             let mut res = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                format!("range {text:?} starts at or past the end of {key} ({} bytes)", obj.len),
+                format!(
+                    "range {text:?} starts at or past the end of {key} ({} bytes)",
+                    obj.len
+                ),
             )
             .into_response();
             res.headers_mut().insert(
                 CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{}", obj.len)).unwrap_or(HeaderValue::from_static("bytes */0")),
+                HeaderValue::from_str(&format!("bytes */{}", obj.len))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
             );
             return Ok(res);
         }
     };
-    file.seek(SeekFrom::Start(first))
-        .await
-        .map_err(|e| ApiError::from(crate::store::StoreError::Io { context: format!("seek in {key}"), source: e }))?;
+    file.seek(SeekFrom::Start(first)).await.map_err(|e| {
+        ApiError::from(crate::store::StoreError::Io {
+            context: format!("seek in {key}"),
+            source: e,
+        })
+    })?;
     let n = last - first + 1;
     let body = Body::from_stream(ReaderStream::with_capacity(file.take(n), READ_BLOCK));
     let content_range = format!("bytes {first}-{last}/{}", obj.len);
@@ -88,7 +104,10 @@ pub async fn get(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap) -> 
         [
             (CONTENT_LENGTH, HeaderValue::from(n)),
             (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-            (CONTENT_RANGE, HeaderValue::from_str(&content_range).unwrap_or(HeaderValue::from_static("bytes"))),
+            (
+                CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).unwrap_or(HeaderValue::from_static("bytes")),
+            ),
         ],
         body,
     )
@@ -97,7 +116,11 @@ pub async fn get(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap) -> 
 
 /// `HEAD <repo>/<key>`: the real size in `Content-Length`, no body.
 pub async fn head(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
-    let len = app.store.object_size(repo, key).await.map_err(not_found(repo, key))?;
+    let len = app
+        .store
+        .object_size(repo, key)
+        .await
+        .map_err(not_found(repo, key))?;
     Ok((StatusCode::OK, [(CONTENT_LENGTH, HeaderValue::from(len))]).into_response())
 }
 
@@ -128,7 +151,13 @@ fn client_digest(headers: &HeaderMap) -> ApiResult<Option<String>> {
 
 /// `PUT <repo>/<key>`: 201 for a new object, 204 for an overwrite, only
 /// once the object is durable.
-pub async fn put(app: &App, repo: &RepoName, key: &Key, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn put(
+    app: &App,
+    repo: &RepoName,
+    key: &Key,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let limit = app.store.max_object_bytes();
     let digest = match client_digest(headers) {
         Ok(d) => d,
@@ -175,7 +204,10 @@ pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response
     if app.settings.append_only {
         append_only::check_delete(key)?;
     }
-    app.store.delete(repo, key).await.map_err(not_found(repo, key))?;
+    app.store
+        .delete(repo, key)
+        .await
+        .map_err(not_found(repo, key))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

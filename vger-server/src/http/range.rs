@@ -84,8 +84,17 @@ mod tests {
     #[test]
     fn malformed_headers() {
         for h in [
-            "", "bytes", "bytes=", "bytes=-", "bytes=a-b", "bytes=5-1", "bytes=0-1,3-4",
-            "items=0-1", "bytes=+1-2", "bytes=1-2-3", "bytes=99999999999999999999999-",
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=5-1",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=+1-2",
+            "bytes=1-2-3",
+            "bytes=99999999999999999999999-",
             "bytes=0x10-20",
         ] {
             assert_eq!(resolve(h, 100), Err(Malformed), "{h:?}");

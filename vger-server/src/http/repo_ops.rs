@@ -39,7 +39,10 @@ pub async fn stats(app: &App, repo: &RepoName) -> ApiResult<Response> {
 
 /// `GET <repo>?verify-structure`.
 pub async fn verify_structure(app: &App, repo: &RepoName) -> ApiResult<Response> {
-    let report = app.store.verify_structure(repo, app.settings.lock_ttl).await?;
+    let report = app
+        .store
+        .verify_structure(repo, app.settings.lock_ttl)
+        .await?;
     Ok(json_ok(&report))
 }
 
@@ -50,12 +53,18 @@ pub async fn init(app: &App, repo: &RepoName) -> ApiResult<Response> {
 }
 
 /// `POST <repo>?batch-delete[&cleanup-dirs]` with a JSON array of keys.
-pub async fn batch_delete(app: &App, repo: &RepoName, body: Body, cleanup_dirs: bool) -> ApiResult<Response> {
+pub async fn batch_delete(
+    app: &App,
+    repo: &RepoName,
+    body: Body,
+    cleanup_dirs: bool,
+) -> ApiResult<Response> {
     if app.settings.append_only {
         drain(body, MAX_JSON_BYTES as u64).await;
         return Err(append_only::batch_delete_refusal().into());
     }
-    let items: Vec<serde_json::Value> = read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
+    let items: Vec<serde_json::Value> =
+        read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
     // Entries that are not strings are skipped like invalid keys.
     let keys = items
         .into_iter()
@@ -72,7 +81,10 @@ pub async fn repack(app: &App, repo: &RepoName, body: Body) -> ApiResult<Respons
     if app.settings.append_only {
         append_only::check_repack(&plan)?;
     }
-    let result = app.store.repack(repo, plan, app.repack_journal_dir(repo)).await?;
+    let result = app
+        .store
+        .repack(repo, plan, app.repack_journal_dir(repo))
+        .await?;
     Ok(json_ok(&result))
 }
 

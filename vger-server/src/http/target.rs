@@ -92,9 +92,22 @@ pub enum Target {
 }
 
 fn decode(seg: &str) -> Result<String, ApiError> {
-    let s = percent_decode_str(seg)
-        .decode_utf8()
-        .map_err(|_| ApiError::bad_request("request path is not valid UTF-8 after percent-decoding"))?;
+    // The decoder passes a stray '%' through as itself; refuse it instead,
+    // so one key has one spelling.
+    let b = seg.as_bytes();
+    let well_formed = b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return Err(ApiError::bad_request(
+            "request path holds a '%' that is not followed by two hex digits",
+        ));
+    }
+    let s = percent_decode_str(seg).decode_utf8().map_err(|_| {
+        ApiError::bad_request("request path is not valid UTF-8 after percent-decoding")
+    })?;
     if s.contains('/') {
         return Err(ApiError::bad_request(
             "request path holds an encoded '/' (%2F); write path separators literally",
@@ -159,17 +172,33 @@ mod tests {
         );
         assert!(matches!(
             Target::parse("/r").unwrap(),
-            Target::Repo { path: ObjectPath::Root, .. }
+            Target::Repo {
+                path: ObjectPath::Root,
+                ..
+            }
         ));
         assert!(matches!(
             Target::parse("/r/").unwrap(),
-            Target::Repo { path: ObjectPath::Root, .. }
+            Target::Repo {
+                path: ObjectPath::Root,
+                ..
+            }
         ));
     }
 
     #[test]
     fn encoded_separators_and_dots_are_refused() {
-        for p in ["/r/keys%2frepokey", "/r/%2e%2e/x", "/%2e%2e/config", "/r/snapshots/%2e%2e", "/r/snapshots/%ff", "/r%2fx/config"] {
+        for p in [
+            "/r/keys%2frepokey",
+            "/r/%2e%2e/x",
+            "/%2e%2e/config",
+            "/r/snapshots/%2e%2e",
+            "/r/snapshots/%ff",
+            "/r%2fx/config",
+            "/r/keys/%",
+            "/r/keys/%4",
+            "/r/keys/%zz",
+        ] {
             assert!(Target::parse(p).is_err(), "{p}");
         }
         assert!(Target::parse("/r/con%66ig").is_ok());

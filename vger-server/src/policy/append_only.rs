@@ -66,7 +66,14 @@ mod tests {
 
     #[test]
     fn commit_and_coordination_objects_stay_writable() {
-        for k in ["manifest", "index", "index.gen", "pending_index", "locks/x", "sessions/y"] {
+        for k in [
+            "manifest",
+            "index",
+            "index.gen",
+            "pending_index",
+            "locks/x",
+            "sessions/y",
+        ] {
             assert!(may_replace(&key(k)), "{k}");
         }
         assert!(check_delete(&key("locks/x")).is_ok());

@@ -25,7 +25,9 @@ struct Held {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LockError {
     /// Another holder's lock is still live.
-    #[error("lock {id} of {repo} is held by {hostname} (pid {pid}) until it is released or expires")]
+    #[error(
+        "lock {id} of {repo} is held by {hostname} (pid {pid}) until it is released or expires"
+    )]
     Held {
         /// Repository.
         repo: String,

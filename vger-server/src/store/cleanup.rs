@@ -68,7 +68,10 @@ impl RepoStore {
             Ok(_) => return Err(format!("data_dir {} is not a directory", root.display())),
             Err(e) => return Err(format!("data_dir {} is unusable: {e}", root.display())),
         }
-        rustix::fs::access(root, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK)
-            .map_err(|e| format!("data_dir {} is not writable: {e}", root.display()))
+        rustix::fs::access(
+            root,
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+        )
+        .map_err(|e| format!("data_dir {} is not writable: {e}", root.display()))
     }
 }

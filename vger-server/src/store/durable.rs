@@ -31,10 +31,7 @@ pub fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
         .unwrap_or_default();
     loop {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(
-            "{TEMP_PREFIX}{}-{nanos:x}-{n}",
-            std::process::id()
-        ));
+        let path = dir.join(format!("{TEMP_PREFIX}{}-{nanos:x}-{n}", std::process::id()));
         match OpenOptions::new()
             .write(true)
             .read(true)

@@ -29,11 +29,7 @@ pub struct Usage {
 
 /// Calls `f(key, size)` for every object below `dir`, whose path relative to
 /// the repository is `rel` ("" for the repository itself).
-pub(super) fn walk_objects(
-    dir: &Path,
-    rel: &str,
-    f: &mut dyn FnMut(Key, u64),
-) -> io::Result<()> {
+pub(super) fn walk_objects(dir: &Path, rel: &str, f: &mut dyn FnMut(Key, u64)) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -52,7 +48,10 @@ pub(super) fn walk_objects(
         let ft = entry.file_type()?;
         if ft.is_dir() {
             // Descend only into directories the protocol knows.
-            if matches!(ObjectPath::parse(&format!("{child}/")), Ok(ObjectPath::Dir(_))) {
+            if matches!(
+                ObjectPath::parse(&format!("{child}/")),
+                Ok(ObjectPath::Dir(_))
+            ) {
                 walk_objects(&entry.path(), &child, f)?;
             }
         } else if ft.is_file() {

@@ -54,9 +54,9 @@ impl Layout {
     /// Components that do not exist yet end the walk: whatever gets created
     /// there is created by us, as a real directory or file.
     pub fn guard(&self, path: &Path) -> StoreResult<()> {
-        let rel = path.strip_prefix(&self.root).map_err(|_| {
-            StoreError::Escapes(path.display().to_string())
-        })?;
+        let rel = path
+            .strip_prefix(&self.root)
+            .map_err(|_| StoreError::Escapes(path.display().to_string()))?;
         let mut cur = self.root.clone();
         for comp in rel.components() {
             let Component::Normal(name) = comp else {

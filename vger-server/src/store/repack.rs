@@ -75,7 +75,12 @@ fn check_shape(plan: &RepackPlan) -> StoreResult<Vec<Key>> {
             let key = Key::parse(&op.source_pack)
                 .ok()
                 .filter(|k| k.kind() == KeyKind::Pack)
-                .ok_or_else(|| invalid(format!("source_pack {:?} is not a pack key", op.source_pack)))?;
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "source_pack {:?} is not a pack key",
+                        op.source_pack
+                    ))
+                })?;
             if op.keep_blobs.len() > MAX_REPACK_BLOBS_PER_OP {
                 return Err(invalid(format!(
                     "{} keeps {} blobs; the limit is {MAX_REPACK_BLOBS_PER_OP}",
@@ -93,7 +98,10 @@ fn check_shape(plan: &RepackPlan) -> StoreResult<Vec<Key>> {
                     )));
                 }
                 if b.offset.checked_add(b.length).is_none() {
-                    return Err(invalid(format!("blob offset {} in {} overflows", b.offset, op.source_pack)));
+                    return Err(invalid(format!(
+                        "blob offset {} in {} overflows",
+                        b.offset, op.source_pack
+                    )));
                 }
             }
             Ok(key)
@@ -127,7 +135,11 @@ fn check_blobs(file: &File, size: u64, op: &RepackOp) -> StoreResult<()> {
 
 /// Whether keeping `blobs` of a `size`-byte pack would reproduce it exactly.
 fn keeps_everything(size: u64, blobs: &[BlobRef]) -> bool {
-    let total: u64 = PACK_HEADER_LEN + blobs.iter().map(|b| RECORD_PREFIX_LEN + b.length).sum::<u64>();
+    let total: u64 = PACK_HEADER_LEN
+        + blobs
+            .iter()
+            .map(|b| RECORD_PREFIX_LEN + b.length)
+            .sum::<u64>();
     total == size
         && offsets_for(blobs.iter().map(|b| b.length))
             .iter()
@@ -205,7 +217,12 @@ fn read_journal(journal_dir: &Path, source: &Key, keep: &[BlobRef]) -> Option<Re
     (entry.keep_blobs == keep).then_some(entry.done)
 }
 
-fn write_journal(journal_dir: &Path, source: &Key, keep: &[BlobRef], done: &RepackDone) -> io::Result<()> {
+fn write_journal(
+    journal_dir: &Path,
+    source: &Key,
+    keep: &[BlobRef],
+    done: &RepackDone,
+) -> io::Result<()> {
     fs::create_dir_all(journal_dir)?;
     let entry = JournalEntry {
         keep_blobs: keep.to_vec(),
@@ -246,20 +263,31 @@ impl RepoStore {
                 if !op.keep_blobs.is_empty() {
                     match File::open(&path) {
                         Ok(f) => {
-                            let size = f.metadata().map_err(|e| io_err(source.to_string(), e))?.len();
+                            let size = f
+                                .metadata()
+                                .map_err(|e| io_err(source.to_string(), e))?
+                                .len();
                             check_blobs(&f, size, &op)?;
                         }
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            replayed = Some(read_journal(&journal_dir, &source, &op.keep_blobs).ok_or_else(|| {
-                                StoreError::NotFound(format!(
-                                    "repack: source pack {source} (nothing was changed)"
-                                ))
-                            })?);
+                            replayed = Some(
+                                read_journal(&journal_dir, &source, &op.keep_blobs).ok_or_else(
+                                    || {
+                                        StoreError::NotFound(format!(
+                                            "repack: source pack {source} (nothing was changed)"
+                                        ))
+                                    },
+                                )?,
+                            );
                         }
                         Err(e) => return Err(io_err(format!("open {source}"), e)),
                     }
                 }
-                checked.push(CheckedOp { source, op, replayed });
+                checked.push(CheckedOp {
+                    source,
+                    op,
+                    replayed,
+                });
             }
             // 2. Write every new pack.
             let mut results = Vec::with_capacity(checked.len());

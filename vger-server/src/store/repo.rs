@@ -77,7 +77,8 @@ impl RepoStore {
             layout.guard(&dest)?;
             let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
             create_dirs(layout.root(), &dir).map_err(|e| dir_err(&key, e))?;
-            let (tmp, file) = durable::create_temp(&dir).map_err(|e| io_err(format!("create a temp file for {key}"), e))?;
+            let (tmp, file) = durable::create_temp(&dir)
+                .map_err(|e| io_err(format!("create a temp file for {key}"), e))?;
             Ok(Upload::new(tmp, file, key, dest, limit, expected))
         })
         .await
@@ -146,7 +147,8 @@ impl RepoStore {
         let name = dir.path();
         blocking(move || {
             layout.guard(&path)?;
-            create_dirs(layout.root(), &path).map_err(|e| io_err(format!("create directory {name}"), e))
+            create_dirs(layout.root(), &path)
+                .map_err(|e| io_err(format!("create directory {name}"), e))
         })
         .await
     }
@@ -164,9 +166,14 @@ impl RepoStore {
                     "repository {name} already exists (it has a config)"
                 )));
             }
-            let dirs = [DirKey::Keys, DirKey::Snapshots, DirKey::Locks, DirKey::Sessions]
-                .into_iter()
-                .chain(all_shards());
+            let dirs = [
+                DirKey::Keys,
+                DirKey::Snapshots,
+                DirKey::Locks,
+                DirKey::Sessions,
+            ]
+            .into_iter()
+            .chain(all_shards());
             for d in dirs {
                 let path = repo_dir.join(d.path());
                 layout.guard(&path)?;
@@ -239,11 +246,17 @@ impl RepoStore {
             let mut names = Vec::new();
             for entry in fs::read_dir(&root).map_err(|e| io_err("read the data directory", e))? {
                 let entry = entry.map_err(|e| io_err("read the data directory", e))?;
-                let ft = entry.file_type().map_err(|e| io_err("read the data directory", e))?;
+                let ft = entry
+                    .file_type()
+                    .map_err(|e| io_err("read the data directory", e))?;
                 if !ft.is_dir() {
                     continue;
                 }
-                if let Some(name) = entry.file_name().to_str().and_then(|n| RepoName::parse(n).ok()) {
+                if let Some(name) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| RepoName::parse(n).ok())
+                {
                     names.push(name);
                 }
             }
@@ -261,7 +274,9 @@ fn dir_err(key: &Key, e: io::Error) -> StoreError {
             "cannot store {key}: a parent of it exists on the server as an object"
         ));
     }
-    if key.kind() == KeyKind::PendingIndex && e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+    if key.kind() == KeyKind::PendingIndex
+        && e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+    {
         return StoreError::Conflict(format!(
             "cannot store {key}: pending_index exists as an object"
         ));

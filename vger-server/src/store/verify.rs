@@ -52,7 +52,9 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
     // 0.7-layout repositories commit through `manifest`; later clients keep
     // `index.gen` instead. One of the two must be there.
     if !has("manifest") && !has("index.gen") {
-        errors.push("missing required file: manifest (0.7 layout) or index.gen (later clients)".into());
+        errors.push(
+            "missing required file: manifest (0.7 layout) or index.gen (later clients)".into(),
+        );
     }
     let mut pack_count = 0;
     let mut total_size = 0;
@@ -75,7 +77,10 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
                     continue;
                 }
                 let key = format!("packs/{name}/{pname}");
-                if !pack.file_type()?.is_file() || !is_lower_hex(&pname, 64) || !pname.starts_with(&name) {
+                if !pack.file_type()?.is_file()
+                    || !is_lower_hex(&pname, 64)
+                    || !pname.starts_with(&name)
+                {
                     errors.push(format!("invalid pack name: {key}"));
                     continue;
                 }
@@ -91,7 +96,8 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
     if let Ok(entries) = fs::read_dir(dir.join("locks")) {
         for entry in entries {
             let entry = entry?;
-            let valid = Key::parse(&format!("locks/{}", entry.file_name().to_string_lossy())).is_ok();
+            let valid =
+                Key::parse(&format!("locks/{}", entry.file_name().to_string_lossy())).is_ok();
             if !valid {
                 continue;
             }
@@ -115,8 +121,18 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
     })
 }
 
+/// What one read of a pack found.
+struct PackScan {
+    /// BLAKE2b-256 of the whole file, lowercase hex.
+    digest: String,
+    /// The file starts with a valid header.
+    header_ok: bool,
+    /// `(offset, length)` of every record, when the framing parsed to the end.
+    records: Option<HashSet<(u64, u64)>>,
+}
+
 /// Reads a whole pack once, hashing it and walking its record framing.
-fn inspect_pack(file: File) -> io::Result<(String, bool, Option<HashSet<(u64, u64)>>)> {
+fn inspect_pack(file: File) -> io::Result<PackScan> {
     let mut r = BufReader::with_capacity(READ_BUF, file);
     let mut hasher = Blake2b256::new();
     let mut head = [0u8; PACK_HEADER_LEN as usize];
@@ -182,7 +198,11 @@ fn inspect_pack(file: File) -> io::Result<(String, bool, Option<HashSet<(u64, u6
         }
         hasher.update(&buf[..m]);
     }
-    Ok((to_hex(&hasher.finalize()), header_ok, records))
+    Ok(PackScan {
+        digest: to_hex(&hasher.finalize()),
+        header_ok,
+        records,
+    })
 }
 
 fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u64) -> PackVerdict {
@@ -200,7 +220,11 @@ fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u6
             return v;
         }
     };
-    let (actual, header_ok, records) = match inspect_pack(file) {
+    let PackScan {
+        digest: actual,
+        header_ok,
+        records,
+    } = match inspect_pack(file) {
         Ok(x) => x,
         Err(e) => {
             v.error = Some(format!("read error: {e}"));
@@ -218,7 +242,10 @@ fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u6
     v.error = if !v.hash_valid {
         Some(format!("hash mismatch: expected {expected}, got {actual}"))
     } else if size != p.expected_size {
-        Some(format!("size mismatch: expected {}, got {size}", p.expected_size))
+        Some(format!(
+            "size mismatch: expected {}, got {size}",
+            p.expected_size
+        ))
     } else if !v.header_valid {
         Some("invalid pack header".into())
     } else if !v.blobs_valid {
@@ -251,10 +278,20 @@ fn check_verify_plan(plan: &VerifyPacksPlan) -> StoreResult<Vec<Key>> {
             .filter(|k| k.kind() == KeyKind::Pack)
             .ok_or_else(|| bad(format!("{:?} is not a pack key", p.pack_key)))?;
         if p.expected_size == 0 {
-            return Err(bad(format!("expected_size of {} must be above 0", p.pack_key)));
+            return Err(bad(format!(
+                "expected_size of {} must be above 0",
+                p.pack_key
+            )));
         }
-        if p.expected_blobs.iter().any(|b| b.length == 0 || b.length > u64::from(u32::MAX)) {
-            return Err(bad(format!("a blob length of {} is outside 1..={}", p.pack_key, u32::MAX)));
+        if p.expected_blobs
+            .iter()
+            .any(|b| b.length == 0 || b.length > u64::from(u32::MAX))
+        {
+            return Err(bad(format!(
+                "a blob length of {} is outside 1..={}",
+                p.pack_key,
+                u32::MAX
+            )));
         }
         total = total.saturating_add(p.expected_size);
         keys.push(key);
@@ -269,7 +306,11 @@ fn check_verify_plan(plan: &VerifyPacksPlan) -> StoreResult<Vec<Key>> {
 
 impl RepoStore {
     /// Checks the shape of `repo` reading only pack headers.
-    pub async fn verify_structure(&self, repo: &RepoName, lock_ttl: Duration) -> StoreResult<StructureReport> {
+    pub async fn verify_structure(
+        &self,
+        repo: &RepoName,
+        lock_ttl: Duration,
+    ) -> StoreResult<StructureReport> {
         let layout = self.layout.clone();
         let repo = repo.clone();
         blocking(move || {
@@ -284,7 +325,11 @@ impl RepoStore {
     }
 
     /// Hashes and parses the packs a client names, reporting per pack.
-    pub async fn verify_packs(&self, repo: &RepoName, plan: VerifyPacksPlan) -> StoreResult<VerifyPacksResult> {
+    pub async fn verify_packs(
+        &self,
+        repo: &RepoName,
+        plan: VerifyPacksPlan,
+    ) -> StoreResult<VerifyPacksResult> {
         let keys = check_verify_plan(&plan)?;
         let layout = self.layout.clone();
         let repo = repo.clone();

@@ -14,10 +14,10 @@ use blake2::Digest;
 use bytes::{Bytes, BytesMut};
 use shared_proto::Key;
 
+use super::blocking;
 use super::digest::{Blake2b256, to_hex};
 use super::durable::{self, Published};
 use super::error::{StoreError, StoreResult, io_err};
-use super::blocking;
 
 /// Bytes gathered before each write to disk.
 pub const WRITE_BLOCK: usize = 1 << 20;

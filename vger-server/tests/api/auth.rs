@@ -1,0 +1,121 @@
+//! Bearer authentication on every request but /health.
+
+use reqwest::{Method, StatusCode};
+
+use crate::support::{TOKEN, TestServer};
+
+#[tokio::test]
+async fn a_request_without_a_token_is_401_with_a_bearer_challenge() {
+    let s = TestServer::start().await;
+    let r = s.client.get(s.url("r/config")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_401() {
+    let s = TestServer::start().await;
+    let r = s
+        .client
+        .get(s.url("r/config"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn another_scheme_is_401() {
+    let s = TestServer::start().await;
+    let r = s
+        .client
+        .get(s.url("r/config"))
+        .basic_auth("user", Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s
+        .client
+        .get(s.url("r/config"))
+        .header("authorization", format!("Token {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_scheme_word_is_case_insensitive() {
+    let s = TestServer::start().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = s
+            .client
+            .get(s.url("r/config"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn auth_is_decided_before_the_body_is_read() {
+    let s = TestServer::start().await;
+    // Announce a huge body and send none of it: the 401 must come at once.
+    let req = "PUT /r/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 1000000000\r\n\r\n";
+    let (code, text) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.raw(req.as_bytes()))
+            .await
+            .expect("401 without waiting for the body");
+    assert_eq!(code, 401, "{text}");
+    assert!(!s.data().join("r").exists(), "nothing may be created");
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_reports_details() {
+    let s = TestServer::start().await;
+    s.put("r/config", "x").await;
+    let r = s.client.get(s.url("health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["repos"], 1);
+    assert!(v["uptime_seconds"].is_u64());
+    assert!(v["disk_free_bytes"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn health_details_can_be_hidden_from_anonymous_callers() {
+    let s = TestServer::start_with("public_health_details = false").await;
+    let v: serde_json::Value = s
+        .client
+        .get(s.url("health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "ok");
+    assert!(
+        v.get("repos").is_none()
+            && v.get("disk_free_bytes").is_none()
+            && v.get("uptime_seconds").is_none()
+    );
+    let v: serde_json::Value = s.json(Method::GET, "health").await;
+    assert!(v["repos"].is_u64(), "a valid token sees the details");
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_data_dir_is_gone() {
+    let s = TestServer::start().await;
+    std::fs::remove_dir_all(s.data()).unwrap();
+    let r = s.client.get(s.url("health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_ne!(v["status"], "ok");
+}

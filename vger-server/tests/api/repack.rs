@@ -1,0 +1,217 @@
+//! Server-side repack: correctness, failure atomicity, replay.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, b2, make_pack, noise};
+
+/// Stores a pack of `blobs` in repo `r` and returns its key.
+async fn store_pack(s: &TestServer, blobs: &[&[u8]]) -> String {
+    let (key, body) = make_pack(blobs);
+    assert_eq!(s.put(&format!("r/{key}"), body).await, StatusCode::CREATED);
+    key
+}
+
+async fn repack(s: &TestServer, plan: Value) -> reqwest::Response {
+    s.req(Method::POST, "r?repack")
+        .json(&plan)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn kept_blobs_move_into_a_new_pack_named_by_its_hash() {
+    let s = TestServer::start().await;
+    let (a, b, c) = (noise(1, 100), noise(2, 5000), noise(3, 7));
+    let src = store_pack(&s, &[&a, &b, &c]).await;
+    // Offsets point past each record's 4-byte prefix.
+    let plan = json!({"operations":[{"source_pack":src,"keep_blobs":[
+        {"offset":13,"length":100},{"offset":13+100+4+5000+4,"length":7}],"delete_after":true}]});
+    let r = repack(&s, plan).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let done = &v["completed"][0];
+    assert_eq!(done["source_pack"], src.as_str());
+    assert_eq!(done["deleted"], true);
+    assert_eq!(done["new_offsets"], json!([13, 13 + 100 + 4]));
+    let new_key = done["new_pack"].as_str().unwrap().to_owned();
+    let (expected_key, expected_body) = make_pack(&[&a, &c]);
+    assert_eq!(new_key, expected_key);
+    let (st, body) = s.get_bytes(&format!("r/{new_key}")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body, expected_body);
+    assert_eq!(b2(&body), new_key.rsplit('/').next().unwrap());
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{src}")).await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_empty_keep_list_deletes_the_source_and_names_no_pack() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"garbage"]).await;
+    let v: Value = repack(
+        &s,
+        json!({"operations":[{"source_pack":src,"keep_blobs":[],"delete_after":true}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({"completed":[{"source_pack":src,"new_pack":null,"new_offsets":[],"deleted":true}]})
+    );
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{src}")).await,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_pack_whose_kept_blobs_are_all_of_it_is_kept() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"aaaa", b"bb"]).await;
+    let plan = json!({"operations":[{"source_pack":src,"keep_blobs":[
+        {"offset":13,"length":4},{"offset":21,"length":2}],"delete_after":true}],"protocol_version":1});
+    let v: Value = repack(&s, plan).await.json().await.unwrap();
+    assert_eq!(v["completed"][0]["new_pack"], src.as_str());
+    assert_eq!(v["completed"][0]["deleted"], false);
+    assert_eq!(v["completed"][0]["new_offsets"], json!([13, 21]));
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{src}")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_plan_failing_in_the_middle_deletes_no_source() {
+    let s = TestServer::start().await;
+    let good = store_pack(&s, &[b"keep-me", b"drop-me"]).await;
+    let bad = store_pack(&s, &[b"xyz"]).await;
+    let plan = json!({"operations":[
+        {"source_pack":good,"keep_blobs":[{"offset":13,"length":7}],"delete_after":true},
+        // Not on a record boundary: the prefix at offset-4 is not 2.
+        {"source_pack":bad,"keep_blobs":[{"offset":14,"length":2}],"delete_after":true}]});
+    let r = repack(&s, plan).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("record boundary"));
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{good}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{bad}")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_plan_naming_a_missing_source_deletes_nothing() {
+    let s = TestServer::start().await;
+    let good = store_pack(&s, &[b"a"]).await;
+    let (missing, _) = make_pack(&[b"never stored"]);
+    let plan = json!({"operations":[
+        {"source_pack":good,"keep_blobs":[],"delete_after":true},
+        {"source_pack":missing,"keep_blobs":[{"offset":13,"length":12}],"delete_after":true}]});
+    assert_eq!(repack(&s, plan).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{good}")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_same_plan_twice_gives_the_same_answer() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"one", b"two", b"three"]).await;
+    let other = store_pack(&s, &[b"gone"]).await;
+    let plan = json!({"operations":[
+        {"source_pack":src,"keep_blobs":[{"offset":13 + 3 + 4,"length":3}],"delete_after":true},
+        {"source_pack":other,"keep_blobs":[],"delete_after":true}]});
+    let first: Value = repack(&s, plan.clone()).await.json().await.unwrap();
+    let r = repack(&s, plan).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let second: Value = r.json().await.unwrap();
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
+async fn a_blob_outside_the_file_is_400() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"abc"]).await;
+    let plan = json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":300}],"delete_after":false}]});
+    assert_eq!(repack(&s, plan).await.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn plan_limits_are_enforced() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"abc"]).await;
+    let cases = [
+        json!({"operations":[],"protocol_version":2}),
+        json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":0}],"delete_after":false}]}),
+        json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":4294967296u64}],"delete_after":false}]}),
+        json!({"operations":[{"source_pack":"config","keep_blobs":[],"delete_after":true}]}),
+        json!({"operations":[{"source_pack":"packs/zz/x","keep_blobs":[],"delete_after":true}]}),
+        json!({"operations":"nope"}),
+        json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":-1,"length":3}]}]}),
+    ];
+    for plan in cases {
+        assert_eq!(
+            repack(&s, plan.clone()).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{plan}"
+        );
+    }
+    let too_many: Vec<Value> = (0..10_001)
+        .map(|_| json!({"source_pack":src,"keep_blobs":[]}))
+        .collect();
+    let r = repack(&s, json!({"operations": too_many})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{src}")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn append_only_refuses_a_deleting_repack_but_allows_copying() {
+    let s = TestServer::start_with("append_only = true").await;
+    let src = store_pack(&s, &[b"one", b"two"]).await;
+    let deleting = json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":3}],"delete_after":true}]});
+    assert_eq!(repack(&s, deleting).await.status(), StatusCode::FORBIDDEN);
+    let copying = json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":3}],"delete_after":false}]});
+    assert_eq!(repack(&s, copying).await.status(), StatusCode::OK);
+    assert_eq!(
+        s.status(Method::HEAD, &format!("r/{src}")).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn fixture_packs_repack_into_valid_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_fixture("client-0.16", &dir.path().join("data"), "r");
+    let s = TestServer::start_in(dir, "").await;
+    let packs: Vec<String> = s.json(Method::GET, "r/packs/?list").await;
+    // Keep the first record of every pack.
+    let mut ops = Vec::new();
+    for p in &packs {
+        let (_, body) = s.get_bytes(&format!("r/{p}")).await;
+        let len = u32::from_le_bytes(body[9..13].try_into().unwrap());
+        ops.push(
+            json!({"source_pack":p,"keep_blobs":[{"offset":13,"length":len}],"delete_after":true}),
+        );
+    }
+    let v: Value = repack(&s, json!({"operations":ops,"protocol_version":1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["completed"].as_array().unwrap().len(), packs.len());
+    let report: Value = s.json(Method::GET, "r?verify-structure").await;
+    assert_eq!(report["ok"], true, "{report}");
+}

@@ -1,0 +1,213 @@
+//! A real server on a real socket, and helpers to talk to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use blake2::Digest;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use vger_server::config::Config;
+use vger_server::server;
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running server on 127.0.0.1:<random port> with its own data dir.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestServer {
+    /// A server with default settings.
+    pub async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// A server with extra `[server]` lines.
+    pub async fn start_with(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, extra).await
+    }
+
+    /// A server on an existing data dir (already populated by the test).
+    pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> Self {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\ntoken = {TOKEN:?}\n{extra}\n",
+            dir.path().join("data")
+        );
+        let config = Config::from_toml(&text, Path::new("test.toml"), None).unwrap();
+        let app = server::prepare(&config).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let serve_app = app.clone();
+        tokio::spawn(async move {
+            server::serve(listener, serve_app, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            addr,
+            dir,
+            client: reqwest::Client::builder().build().unwrap(),
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The data dir.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `http://addr/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// A request with the valid token.
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
+    }
+
+    pub async fn put(&self, path: &str, body: impl Into<reqwest::Body>) -> StatusCode {
+        self.req(Method::PUT, path)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        let r = self.req(Method::GET, path).send().await.unwrap();
+        (r.status(), r.bytes().await.unwrap().to_vec())
+    }
+
+    pub async fn status(&self, method: Method, path: &str) -> StatusCode {
+        self.req(method, path).send().await.unwrap().status()
+    }
+
+    pub async fn json<T: serde::de::DeserializeOwned>(&self, method: Method, path: &str) -> T {
+        let r = self.req(method, path).send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Sends raw bytes on a new connection and returns the status code and
+    /// the whole response text (the server closes after one request).
+    pub async fn raw(&self, request: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut buf = Vec::new();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (code, text)
+    }
+
+    /// Sends `METHOD path` with the token and an empty body, raw.
+    pub async fn raw_request(&self, method: &str, path: &str) -> (u16, String) {
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        self.raw(req.as_bytes()).await
+    }
+}
+
+/// BLAKE2b-256 as lowercase hex.
+pub fn b2(data: &[u8]) -> String {
+    let d = blake2::Blake2b::<blake2::digest::consts::U32>::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A pack made of `blobs`, and its key.
+pub fn make_pack(blobs: &[&[u8]]) -> (String, Vec<u8>) {
+    let mut p = b"VGERPACK\x01".to_vec();
+    for b in blobs {
+        p.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        p.extend_from_slice(b);
+    }
+    let hex = b2(&p);
+    (format!("packs/{}/{hex}", &hex[..2]), p)
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Copies a fixture repository into `data/<name>`.
+pub fn copy_fixture(fixture: &str, data: &Path, name: &str) {
+    // A byte-for-byte copy of ../shared/fixtures/repos, kept in the repo so
+    // the tests run from a clean clone.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/repos")
+        .join(fixture);
+    copy_dir(&src, &data.join(name));
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+            let mut perm = std::fs::metadata(&to).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&to, perm).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir`, relative, sorted.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
