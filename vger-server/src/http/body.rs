@@ -12,9 +12,10 @@ use crate::store::{StoreError, Upload};
 /// Largest JSON request body (batch-delete lists, repack plans).
 pub const MAX_JSON_BYTES: usize = 64 << 20;
 
-/// Streams `body` into `upload`. On a store error the rest of the body is
-/// drained (up to `drain_limit` bytes) before the error is returned, so a
-/// client that writes its whole body before reading sees the error.
+/// Streams `body` into `upload`. On a store error up to `drain_limit` more
+/// bytes of the body are read and discarded before the error is returned,
+/// so a client that writes its whole body before reading sees the error
+/// rather than a broken pipe.
 pub async fn stream_into(
     body: Body,
     upload: &mut Upload,
@@ -28,7 +29,7 @@ pub async fn stream_into(
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if let Err(e) = upload.push(data).await {
-                        drain(body, drain_limit.saturating_sub(upload.received())).await;
+                        drain(body, drain_limit).await;
                         return Err(e);
                     }
                 }

@@ -1,9 +1,12 @@
-//! The client API's routing table: (method, target, operation) → handler.
+//! The client API's routing table: (method, target, operation) → route,
+//! then route → handler.
 //!
 //! Routing is done here rather than by path patterns because the protocol
 //! routes on the raw path (percent-decoding per segment), on bare query
 //! flags, and on details like `GET <repo>/locks` versus
-//! `GET <repo>/locks/?list`.
+//! `GET <repo>/locks/?list`. Choosing the route is a pure function of the
+//! request head, so a request that has no route is refused (after draining
+//! its body) before anything else happens.
 
 use std::sync::Arc;
 
@@ -20,6 +23,136 @@ use super::target::{Op, Query, Target};
 use super::{locks, objects, repo_ops};
 use crate::app::App;
 
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /`
+    ListRepos,
+    /// `GET <repo>?list` (None) or `GET <repo>/<dir>/?list`
+    List(RepoName, Option<DirKey>),
+    /// `GET <repo>?stats`
+    Stats(RepoName),
+    /// `GET <repo>?verify-structure`
+    VerifyStructure(RepoName),
+    /// `POST <repo>?init`
+    Init(RepoName),
+    /// `POST <repo>?batch-delete[&cleanup-dirs]`
+    BatchDelete(RepoName, bool),
+    /// `POST <repo>?repack`
+    Repack(RepoName),
+    /// `POST <repo>?verify-packs`
+    VerifyPacks(RepoName),
+    /// `POST <repo>/<dir>/?mkdir`
+    Mkdir(RepoName, DirKey),
+    /// `GET <repo>/locks`
+    LockList(RepoName),
+    /// `POST <repo>/locks/<id>`
+    LockAcquire(RepoName, Key),
+    /// `DELETE <repo>/locks/<id>`
+    LockReleaseOrDelete(RepoName, Key),
+    /// `GET <repo>/<key>`
+    Get(RepoName, Key),
+    /// `HEAD <repo>/<key>`
+    Head(RepoName, Key),
+    /// `PUT <repo>/<key>`
+    Put(RepoName, Key),
+    /// `DELETE <repo>/<key>`
+    Delete(RepoName, Key),
+}
+
+impl Route {
+    /// Chooses the route for a request head.
+    pub fn resolve(method: &Method, target: Target, query: &Query) -> Result<Self, ApiError> {
+        let (repo, path, trailing_slash) = match target {
+            Target::ServerRoot => {
+                return if *method == Method::GET {
+                    Ok(Self::ListRepos)
+                } else {
+                    Err(ApiError::method_not_allowed(format!(
+                        "{method} is not allowed on /; only GET is"
+                    )))
+                };
+            }
+            Target::Repo {
+                repo,
+                path,
+                trailing_slash,
+            } => (repo, path, trailing_slash),
+        };
+        match path {
+            ObjectPath::Root => Self::repo_op(method, repo, query),
+            ObjectPath::Dir(dir) => match (method.clone(), query.op) {
+                (Method::GET, Some(Op::List)) => Ok(Self::List(repo, Some(dir))),
+                (Method::POST, Some(Op::Mkdir)) => Ok(Self::Mkdir(repo, dir)),
+                // No slash and no query: the server lock list.
+                (Method::GET, None) if dir == DirKey::Locks && !trailing_slash && query.absent => {
+                    Ok(Self::LockList(repo))
+                }
+                _ => Err(ApiError::bad_request(format!(
+                    "{}/ is a directory; only GET ?list and POST ?mkdir apply to it",
+                    dir.path()
+                ))),
+            },
+            ObjectPath::Object(key) => {
+                let is_lock = key.kind() == KeyKind::Lock;
+                match (method.clone(), query.op) {
+                    (Method::GET, None) => Ok(Self::Get(repo, key)),
+                    (Method::HEAD, None) => Ok(Self::Head(repo, key)),
+                    (Method::PUT, None) => Ok(Self::Put(repo, key)),
+                    (Method::DELETE, None) if is_lock => Ok(Self::LockReleaseOrDelete(repo, key)),
+                    (Method::DELETE, None) => Ok(Self::Delete(repo, key)),
+                    (Method::POST, None) if is_lock => Ok(Self::LockAcquire(repo, key)),
+                    (_, Some(Op::List | Op::Mkdir)) => Err(ApiError::bad_request(format!(
+                        "{key} is an object, not a directory"
+                    ))),
+                    (_, Some(op)) => Err(ApiError::bad_request(format!(
+                        "?{} is a repository operation; send it to /{repo}?{} without a key",
+                        op.name(),
+                        op.name()
+                    ))),
+                    (m, None) => Err(ApiError::method_not_allowed(format!(
+                        "{m} is not allowed on {key}; objects take GET, HEAD, PUT and DELETE"
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn repo_op(method: &Method, repo: RepoName, query: &Query) -> Result<Self, ApiError> {
+        Ok(match (method.clone(), query.op) {
+            (Method::GET, Some(Op::List)) => Self::List(repo, None),
+            (Method::GET, Some(Op::Stats)) => Self::Stats(repo),
+            (Method::GET, Some(Op::VerifyStructure)) => Self::VerifyStructure(repo),
+            (Method::POST, Some(Op::Init)) => Self::Init(repo),
+            (Method::POST, Some(Op::BatchDelete)) => Self::BatchDelete(repo, query.cleanup_dirs),
+            (Method::POST, Some(Op::Repack)) => Self::Repack(repo),
+            (Method::POST, Some(Op::VerifyPacks)) => Self::VerifyPacks(repo),
+            (m, op) => {
+                return Err(ApiError::bad_request(format!(
+                    "{m} /{repo}{} is not a repository operation; use GET ?list, ?stats, ?verify-structure or POST ?init, ?batch-delete, ?repack, ?verify-packs",
+                    op.map(|o| format!("?{}", o.name())).unwrap_or_default()
+                )));
+            }
+        })
+    }
+
+    /// The repository a route works on, and whether the work renews that
+    /// repository's server locks. Every request that changes a repository
+    /// renews them, except lock requests (a refused contender must not
+    /// extend the holder's lease).
+    fn renews_locks_of(&self) -> Option<&RepoName> {
+        match self {
+            Self::Init(r)
+            | Self::BatchDelete(r, _)
+            | Self::Repack(r)
+            | Self::Mkdir(r, _)
+            | Self::Put(r, _)
+            | Self::Delete(r, _) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// Handles every authenticated client API request.
 pub async fn dispatch(
     State(app): State<Arc<App>>,
@@ -30,125 +163,127 @@ pub async fn dispatch(
     body: Body,
 ) -> ApiResult<Response> {
     let query = Query::parse(uri.query());
-    let target = match Target::parse(uri.path()) {
-        Ok(t) => t,
+    let route = match Target::parse(uri.path()).and_then(|t| Route::resolve(&method, t, &query)) {
+        Ok(r) => r,
         Err(e) => {
-            // Let a client that is still sending see the 400.
+            // Let a client that is still sending its body see the answer.
             drain(body, app.store.max_object_bytes()).await;
             return Err(e);
         }
     };
-    match target {
-        Target::ServerRoot => match method {
-            Method::GET => repo_ops::list_repos(&app).await,
-            _ => Err(ApiError::method_not_allowed("only GET is allowed on /")),
-        },
-        Target::Repo {
-            repo,
-            path,
-            trailing_slash,
-        } => {
-            if renews_locks(&method, &path) {
-                app.locks.touch(&repo);
-            }
-            match path {
-                ObjectPath::Root => repo_op(&app, &repo, method, query, body).await,
-                ObjectPath::Dir(dir) => {
-                    dir_op(&app, &repo, dir, method, &query, trailing_slash).await
-                }
-                ObjectPath::Object(key) => {
-                    object_op(&app, &repo, &key, method, &query, &headers, body).await
-                }
-            }
+    if let Some(repo) = route.renews_locks_of() {
+        app.locks.touch(repo);
+    }
+    let app = app.as_ref();
+    match route {
+        Route::ListRepos => repo_ops::list_repos(app).await,
+        Route::List(repo, dir) => objects::list(app, &repo, dir).await,
+        Route::Stats(repo) => repo_ops::stats(app, &repo).await,
+        Route::VerifyStructure(repo) => repo_ops::verify_structure(app, &repo).await,
+        Route::Init(repo) => repo_ops::init(app, &repo).await,
+        Route::BatchDelete(repo, cleanup) => {
+            repo_ops::batch_delete(app, &repo, body, cleanup).await
         }
+        Route::Repack(repo) => repo_ops::repack(app, &repo, body).await,
+        Route::VerifyPacks(repo) => repo_ops::verify_packs(app, &repo, body).await,
+        Route::Mkdir(repo, dir) => objects::mkdir(app, &repo, &dir).await,
+        Route::LockList(repo) => Ok(locks::list(app, &repo)),
+        Route::LockAcquire(repo, key) => locks::acquire(app, &repo, &key, body).await,
+        Route::LockReleaseOrDelete(repo, key) => locks::release_or_delete(app, &repo, &key).await,
+        Route::Get(repo, key) => objects::get(app, &repo, &key, &headers).await,
+        Route::Head(repo, key) => objects::head(app, &repo, &key).await,
+        Route::Put(repo, key) => objects::put(app, &repo, &key, &headers, body).await,
+        Route::Delete(repo, key) => objects::delete(app, &repo, &key).await,
     }
 }
 
-/// Work on a repository keeps its server locks alive: every mutating
-/// request renews them, except lock requests themselves (a refused
-/// contender must not extend the holder's lease).
-fn renews_locks(m: &Method, path: &ObjectPath) -> bool {
-    let is_lock = matches!(path, ObjectPath::Object(k) if k.kind() == KeyKind::Lock);
-    matches!(*m, Method::PUT | Method::POST | Method::DELETE) && !is_lock
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn repo_op(
-    app: &App,
-    repo: &RepoName,
-    method: Method,
-    query: Query,
-    body: Body,
-) -> ApiResult<Response> {
-    match (method, query.op) {
-        (Method::GET, Some(Op::List)) => objects::list(app, repo, None).await,
-        (Method::GET, Some(Op::Stats)) => repo_ops::stats(app, repo).await,
-        (Method::GET, Some(Op::VerifyStructure)) => repo_ops::verify_structure(app, repo).await,
-        (Method::POST, Some(Op::Init)) => repo_ops::init(app, repo).await,
-        (Method::POST, Some(Op::BatchDelete)) => {
-            repo_ops::batch_delete(app, repo, body, query.cleanup_dirs).await
-        }
-        (Method::POST, Some(Op::Repack)) => repo_ops::repack(app, repo, body).await,
-        (Method::POST, Some(Op::VerifyPacks)) => repo_ops::verify_packs(app, repo, body).await,
-        (m, op) => Err(ApiError::bad_request(format!(
-            "{m} {repo}{} is not a repository operation; use GET ?list|?stats|?verify-structure or POST ?init|?batch-delete|?repack|?verify-packs",
-            op.map(|o| format!(" with {o:?}")).unwrap_or_default()
-        ))),
+    fn route(method: Method, path_and_query: &str) -> Result<Route, ApiError> {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .map_or((path_and_query, None), |(p, q)| (p, Some(q)));
+        Route::resolve(&method, Target::parse(path)?, &Query::parse(query))
     }
-}
 
-async fn dir_op(
-    app: &App,
-    repo: &RepoName,
-    dir: DirKey,
-    method: Method,
-    query: &Query,
-    trailing_slash: bool,
-) -> ApiResult<Response> {
-    match (method, query.op) {
-        (Method::GET, Some(Op::List)) => objects::list(app, repo, Some(dir)).await,
-        (Method::POST, Some(Op::Mkdir)) => objects::mkdir(app, repo, &dir).await,
-        // `GET <repo>/locks`, no slash and no query: the server lock list.
-        (Method::GET, None) if dir == DirKey::Locks && !trailing_slash && query.absent => {
-            Ok(locks::list(app, repo))
-        }
-        _ => Err(ApiError::bad_request(format!(
-            "{}/ is a directory; only GET ?list and POST ?mkdir apply to it",
-            dir.path()
-        ))),
+    fn repo() -> RepoName {
+        RepoName::parse("r").unwrap()
     }
-}
 
-async fn object_op(
-    app: &App,
-    repo: &RepoName,
-    key: &Key,
-    method: Method,
-    query: &Query,
-    headers: &HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
-    match (method, query.op) {
-        (Method::GET, None) => objects::get(app, repo, key, headers).await,
-        (Method::HEAD, None) => objects::head(app, repo, key).await,
-        (Method::PUT, None) => objects::put(app, repo, key, headers, body).await,
-        (Method::DELETE, None) if key.kind() == KeyKind::Lock => {
-            locks::release_or_delete(app, repo, key).await
-        }
-        (Method::DELETE, None) => objects::delete(app, repo, key).await,
-        (Method::POST, None) if key.kind() == KeyKind::Lock => {
-            locks::acquire(app, repo, key, body).await
-        }
-        (Method::GET | Method::POST, Some(Op::List | Op::Mkdir)) => Err(ApiError::bad_request(
-            format!("{key} is an object, not a directory"),
-        )),
-        (_, Some(op)) => Err(ApiError::bad_request(format!(
-            "{op:?} is a repository operation; send it to <repo>?{op:?} without a key"
-        ))),
-        (m, None) => {
-            drain(body, app.store.max_object_bytes()).await;
-            Err(ApiError::method_not_allowed(format!(
-                "{m} is not allowed on {key}; objects take GET, HEAD, PUT and DELETE"
-            )))
-        }
+    fn key(k: &str) -> Key {
+        Key::parse(k).unwrap()
+    }
+
+    #[test]
+    fn the_lock_list_is_only_the_bare_locks_path() {
+        assert_eq!(
+            route(Method::GET, "/r/locks").unwrap(),
+            Route::LockList(repo())
+        );
+        assert_eq!(
+            route(Method::GET, "/r/locks/?list").unwrap(),
+            Route::List(repo(), Some(DirKey::Locks))
+        );
+        assert!(route(Method::GET, "/r/locks/").is_err());
+        assert!(route(Method::GET, "/r/locks?x").is_err());
+    }
+
+    #[test]
+    fn lock_ids_go_to_the_lock_api_for_post_and_delete_only() {
+        let k = key("locks/repo-lock");
+        assert_eq!(
+            route(Method::POST, "/r/locks/repo-lock").unwrap(),
+            Route::LockAcquire(repo(), k.clone())
+        );
+        assert_eq!(
+            route(Method::DELETE, "/r/locks/repo-lock").unwrap(),
+            Route::LockReleaseOrDelete(repo(), k.clone())
+        );
+        assert_eq!(
+            route(Method::PUT, "/r/locks/repo-lock").unwrap(),
+            Route::Put(repo(), k.clone())
+        );
+        assert_eq!(
+            route(Method::GET, "/r/locks/repo-lock").unwrap(),
+            Route::Get(repo(), k)
+        );
+    }
+
+    #[test]
+    fn repo_operations_need_their_method() {
+        assert_eq!(route(Method::POST, "/r?init").unwrap(), Route::Init(repo()));
+        assert_eq!(
+            route(Method::POST, "/r?batch-delete&cleanup-dirs").unwrap(),
+            Route::BatchDelete(repo(), true)
+        );
+        assert_eq!(
+            route(Method::GET, "/r/?list").unwrap(),
+            Route::List(repo(), None)
+        );
+        assert!(route(Method::GET, "/r?init").is_err());
+        assert!(route(Method::POST, "/r?stats").is_err());
+        assert!(route(Method::GET, "/r").is_err());
+    }
+
+    #[test]
+    fn objects_refuse_directory_and_repository_operations() {
+        assert!(route(Method::GET, "/r/config?list").is_err());
+        assert!(route(Method::POST, "/r/config?mkdir").is_err());
+        assert!(route(Method::GET, "/r/config?stats").is_err());
+        assert!(route(Method::POST, "/r/config").is_err());
+        assert!(route(Method::PUT, "/r/keys/").is_err());
+    }
+
+    #[test]
+    fn only_writes_renew_lock_leases() {
+        let renews = |m, p| route(m, p).unwrap().renews_locks_of().is_some();
+        assert!(renews(Method::PUT, "/r/index"));
+        assert!(renews(Method::DELETE, "/r/snapshots/a"));
+        assert!(renews(Method::POST, "/r?repack"));
+        assert!(!renews(Method::POST, "/r?verify-packs"));
+        assert!(!renews(Method::POST, "/r/locks/repo-lock"));
+        assert!(!renews(Method::GET, "/r/index"));
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
@@ -33,7 +34,7 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         op,
         status = res.status().as_u16(),
         bytes_in,
-        bytes_out = content_length(res.headers()),
+        bytes_out = res.body().size_hint().exact().unwrap_or_else(|| content_length(res.headers())),
         duration_ms = start.elapsed().as_secs_f64() * 1000.0,
         "request"
     );

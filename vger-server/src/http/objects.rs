@@ -121,7 +121,14 @@ pub async fn head(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> 
         .object_size(repo, key)
         .await
         .map_err(not_found(repo, key))?;
-    Ok((StatusCode::OK, [(CONTENT_LENGTH, HeaderValue::from(len))]).into_response())
+    Ok((
+        StatusCode::OK,
+        [
+            (CONTENT_LENGTH, HeaderValue::from(len)),
+            (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+        ],
+    )
+        .into_response())
 }
 
 fn declared_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {

@@ -31,6 +31,22 @@ pub enum Op {
     VerifyPacks,
 }
 
+impl Op {
+    /// The flag as clients spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Mkdir => "mkdir",
+            Self::Stats => "stats",
+            Self::VerifyStructure => "verify-structure",
+            Self::Init => "init",
+            Self::BatchDelete => "batch-delete",
+            Self::Repack => "repack",
+            Self::VerifyPacks => "verify-packs",
+        }
+    }
+}
+
 /// The parsed query string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {

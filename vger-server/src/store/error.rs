@@ -58,7 +58,11 @@ pub(crate) fn io_err(context: impl Into<String>, source: io::Error) -> StoreErro
         }
         _ => {}
     }
-    if source.kind() == io::ErrorKind::NotFound {
+    // A path through something that is not a directory cannot exist either.
+    if matches!(
+        source.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) {
         return StoreError::NotFound(context);
     }
     StoreError::Io { context, source }

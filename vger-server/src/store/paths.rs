@@ -73,7 +73,14 @@ impl Layout {
                     }
                 }
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                // Missing, or below something that is not a directory:
+                // nothing beyond exists to lead anywhere.
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        || e.kind() == io::ErrorKind::NotADirectory =>
+                {
+                    return Ok(());
+                }
                 Err(e) => return Err(io_err(format!("inspect {}", rel.display()), e)),
             }
         }

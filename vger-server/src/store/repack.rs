@@ -207,12 +207,23 @@ impl Drop for TempGuard {
     }
 }
 
-fn journal_path(journal_dir: &Path, source: &Key) -> PathBuf {
-    journal_dir.join(format!("{}.json", source.pack_hex().unwrap_or_default()))
+/// One record per (source, kept blobs): a plan may name a source twice.
+fn journal_path(journal_dir: &Path, source: &Key, keep: &[BlobRef]) -> PathBuf {
+    let mut h = Blake2b256::new();
+    for b in keep {
+        h.update(b.offset.to_le_bytes());
+        h.update(b.length.to_le_bytes());
+    }
+    let keep_digest = to_hex(&h.finalize());
+    journal_dir.join(format!(
+        "{}-{}.json",
+        source.pack_hex().unwrap_or_default(),
+        &keep_digest[..16]
+    ))
 }
 
 fn read_journal(journal_dir: &Path, source: &Key, keep: &[BlobRef]) -> Option<RepackDone> {
-    let bytes = fs::read(journal_path(journal_dir, source)).ok()?;
+    let bytes = fs::read(journal_path(journal_dir, source, keep)).ok()?;
     let entry: JournalEntry = serde_json::from_slice(&bytes).ok()?;
     (entry.keep_blobs == keep).then_some(entry.done)
 }
@@ -232,7 +243,7 @@ fn write_journal(
     let _guard = TempGuard(Some(tmp.clone()));
     file.write_all(&serde_json::to_vec(&entry).map_err(io::Error::other)?)?;
     file.sync_all()?;
-    durable::publish(&tmp, &journal_path(journal_dir, source), true)?;
+    durable::publish(&tmp, &journal_path(journal_dir, source, keep), true)?;
     Ok(())
 }
 
@@ -272,11 +283,7 @@ impl RepoStore {
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {
                             replayed = Some(
                                 read_journal(&journal_dir, &source, &op.keep_blobs).ok_or_else(
-                                    || {
-                                        StoreError::NotFound(format!(
-                                            "repack: source pack {source} (nothing was changed)"
-                                        ))
-                                    },
+                                    || StoreError::NotFound(format!("repack source pack {source}")),
                                 )?,
                             );
                         }

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use shared_proto::{DirKey, Key, KeyKind, RepoName};
+use shared_proto::{DirKey, Key, RepoName};
 
 use super::durable::{self, create_dirs, remove_durably};
 use super::error::{StoreError, StoreResult, io_err};
@@ -76,7 +76,8 @@ impl RepoStore {
         blocking(move || {
             layout.guard(&dest)?;
             let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-            create_dirs(layout.root(), &dir).map_err(|e| dir_err(&key, e))?;
+            create_dirs(layout.root(), &dir)
+                .map_err(|e| dir_in_the_way(&format!("for {key}"), e))?;
             let (tmp, file) = durable::create_temp(&dir)
                 .map_err(|e| io_err(format!("create a temp file for {key}"), e))?;
             Ok(Upload::new(tmp, file, key, dest, limit, expected))
@@ -147,8 +148,7 @@ impl RepoStore {
         let name = dir.path();
         blocking(move || {
             layout.guard(&path)?;
-            create_dirs(layout.root(), &path)
-                .map_err(|e| io_err(format!("create directory {name}"), e))
+            create_dirs(layout.root(), &path).map_err(|e| dir_in_the_way(&name, e))
         })
         .await
     }
@@ -177,8 +177,7 @@ impl RepoStore {
             for d in dirs {
                 let path = repo_dir.join(d.path());
                 layout.guard(&path)?;
-                create_dirs(layout.root(), &path)
-                    .map_err(|e| io_err(format!("create directory {}", d.path()), e))?;
+                create_dirs(layout.root(), &path).map_err(|e| dir_in_the_way(&d.path(), e))?;
             }
             Ok(())
         })
@@ -267,21 +266,17 @@ impl RepoStore {
     }
 }
 
-/// Maps a failure to create a key's parent directories.
-fn dir_err(key: &Key, e: io::Error) -> StoreError {
-    if e.kind() == io::ErrorKind::AlreadyExists {
-        return StoreError::Conflict(format!(
-            "cannot store {key}: a parent of it exists on the server as an object"
-        ));
+/// Maps a failure to create directory `name`: an object where a directory
+/// belongs is a conflict that a retry cannot cure, not a server error.
+fn dir_in_the_way(name: &str, e: io::Error) -> StoreError {
+    let not_dir = e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error());
+    if e.kind() == io::ErrorKind::AlreadyExists || not_dir {
+        StoreError::Conflict(format!(
+            "cannot create the directory {name}: an object stands where a directory belongs"
+        ))
+    } else {
+        io_err(format!("create the directory {name}"), e)
     }
-    if key.kind() == KeyKind::PendingIndex
-        && e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
-    {
-        return StoreError::Conflict(format!(
-            "cannot store {key}: pending_index exists as an object"
-        ));
-    }
-    io_err(format!("create the directory for {key}"), e)
 }
 
 /// Removes every empty directory below `top`, deepest first; `top` stays.

@@ -291,3 +291,65 @@ async fn wrong_methods_on_objects_are_405() {
         StatusCode::METHOD_NOT_ALLOWED
     );
 }
+
+/// Writes a whole request, body included, before reading anything, as a
+/// 0.7 client does; returns the response text.
+async fn send_all_then_read(s: &TestServer, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    sock.write_all(head.as_bytes()).await.expect("head written");
+    sock.write_all(body)
+        .await
+        .expect("the whole body is accepted, not cut off");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sock.read_to_end(&mut buf),
+    )
+    .await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_writes_its_whole_body_first_sees_the_413_and_its_message() {
+    let s = TestServer::start_with("max_object_bytes = 1048576").await;
+    let body = vec![9u8; (1 << 20) + 10];
+    let head = format!(
+        "PUT /r/index HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::support::TOKEN,
+        body.len()
+    );
+    let text = send_all_then_read(&s, &head, &body).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        text.contains("1048576"),
+        "the message names the limit: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_writes_a_whole_mismatched_pack_first_sees_the_409() {
+    let s = TestServer::start().await;
+    let (key, mut body) = make_pack(&[&noise(3, 2 << 20)]);
+    body[100] ^= 1;
+    let head = format!(
+        "PUT /r/{key} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::support::TOKEN,
+        body.len()
+    );
+    let text = send_all_then_read(&s, &head, &body).await;
+    assert!(text.starts_with("HTTP/1.1 409"), "{text}");
+}
+
+#[tokio::test]
+async fn a_refused_put_to_a_directory_key_drains_the_body_and_answers_400() {
+    let s = TestServer::start().await;
+    let body = vec![1u8; 512 * 1024];
+    let head = format!(
+        "PUT /r/snapshots/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        crate::support::TOKEN,
+        body.len()
+    );
+    let text = send_all_then_read(&s, &head, &body).await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+}

@@ -215,3 +215,16 @@ async fn fixture_packs_repack_into_valid_packs() {
     let report: Value = s.json(Method::GET, "r?verify-structure").await;
     assert_eq!(report["ok"], true, "{report}");
 }
+
+#[tokio::test]
+async fn a_plan_naming_one_source_twice_replays_to_the_same_answer() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"first", b"second"]).await;
+    let plan = json!({"operations":[
+        {"source_pack":src,"keep_blobs":[{"offset":13,"length":5}],"delete_after":true},
+        {"source_pack":src,"keep_blobs":[{"offset":13 + 5 + 4,"length":6}],"delete_after":true}]});
+    let first: Value = repack(&s, plan.clone()).await.json().await.unwrap();
+    let again = repack(&s, plan).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(first, again.json::<Value>().await.unwrap());
+}

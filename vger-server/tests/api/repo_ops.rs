@@ -206,3 +206,14 @@ async fn append_only_refuses_deletes_and_batch_delete() {
         vec!["index", "snapshots/a"]
     );
 }
+
+#[tokio::test]
+async fn mkdir_where_an_object_stands_is_409_not_a_server_error() {
+    let s = TestServer::start().await;
+    s.put("r/pending_index", "x").await;
+    assert_eq!(
+        s.status(Method::POST, "r/pending_index/?mkdir").await,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(s.put("r/pending_index/a", "x").await, StatusCode::CONFLICT);
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, lints, and every test of the
+# workspace. It installs what it needs on a fresh machine and starts what it
+# needs itself; run it from anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_component() {
+    if ! cargo "$1" --version >/dev/null 2>&1; then
+        echo "== installing rustup component $2"
+        rustup component add "$2"
+    fi
+}
+need_component fmt rustfmt
+need_component clippy clippy
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
