@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod client_sessions;
+mod disk_full;
 mod hostile;
 mod listing;
 mod locks;
