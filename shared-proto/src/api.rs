@@ -186,3 +186,118 @@ pub struct LockInfo {
     /// The lease length in seconds.
     pub ttl_seconds: u64,
 }
+
+/// `POST <repo>?batch-delete` body: a JSON array of keys.
+///
+/// Entries that are not strings are dropped while parsing (and counted),
+/// so a hostile array of nested values costs no more memory than its
+/// strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchDeleteList {
+    /// The string entries, in order.
+    pub keys: Vec<String>,
+    /// How many entries were not strings.
+    pub non_strings: u64,
+}
+
+impl<'de> Deserialize<'de> for BatchDeleteList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use std::fmt;
+
+        /// One array entry: a string, or anything else (consumed, dropped).
+        struct Entry(Option<String>);
+
+        impl<'de> Deserialize<'de> for Entry {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct EntryVisitor;
+                impl<'de> Visitor<'de> for EntryVisitor {
+                    type Value = Entry;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a key")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<Entry, E> {
+                        Ok(Entry(Some(v.to_owned())))
+                    }
+                    fn visit_string<E>(self, v: String) -> Result<Entry, E> {
+                        Ok(Entry(Some(v)))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<Entry, E> {
+                        Ok(Entry(None))
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<Entry, E> {
+                        Ok(Entry(None))
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<Entry, E> {
+                        Ok(Entry(None))
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<Entry, E> {
+                        Ok(Entry(None))
+                    }
+                    fn visit_unit<E>(self) -> Result<Entry, E> {
+                        Ok(Entry(None))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(Entry(None))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+                        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        Ok(Entry(None))
+                    }
+                }
+                d.deserialize_any(EntryVisitor)
+            }
+        }
+
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = BatchDeleteList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array of keys")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BatchDeleteList, A::Error> {
+                let mut out = BatchDeleteList::default();
+                while let Some(Entry(e)) = seq.next_element::<Entry>()? {
+                    match e {
+                        Some(k) => out.keys.push(k),
+                        None => out.non_strings += 1,
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(ListVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_delete_lists_keep_strings_and_count_the_rest() {
+        let l: BatchDeleteList =
+            serde_json::from_str(r#"["config",1,null,{"a":[1,2]},[["x"]],"index",true]"#).unwrap();
+        assert_eq!(l.keys, vec!["config", "index"]);
+        assert_eq!(l.non_strings, 5);
+    }
+
+    #[test]
+    fn batch_delete_bodies_must_be_arrays() {
+        for bad in [r#"{"keys":[]}"#, r#""config""#, "", "[\"a\""] {
+            assert!(
+                serde_json::from_str::<BatchDeleteList>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn plans_default_their_protocol_version_to_zero() {
+        let p: RepackPlan = serde_json::from_str(r#"{"operations":[]}"#).unwrap();
+        assert_eq!(p.protocol_version, 0);
+        let p: VerifyPacksPlan = serde_json::from_str(r#"{"packs":[]}"#).unwrap();
+        assert_eq!(p.protocol_version, 0);
+    }
+}

@@ -11,9 +11,7 @@ use crate::policy::Authenticator;
 use crate::state::LockTable;
 use crate::store::RepoStore;
 
-/// Name of the server's own directory inside the data dir. It starts with
-/// a dot, so it can never be a repository.
-pub const STATE_DIR_NAME: &str = ".vger-server";
+pub use crate::store::STATE_DIR_NAME;
 
 /// Settings handlers need at request time.
 #[derive(Debug, Clone)]
@@ -43,11 +41,13 @@ pub struct App {
     pub state_dir: PathBuf,
     /// When the server started.
     pub started: Instant,
+    /// The exclusive lock on the data dir, held while this state lives.
+    _data_dir_lock: std::fs::File,
 }
 
 impl App {
     /// Builds the state from a configuration and an opened store.
-    pub fn new(config: &Config, store: RepoStore) -> Self {
+    pub fn new(config: &Config, store: RepoStore, data_dir_lock: std::fs::File) -> Self {
         let state_dir = store.data_dir().join(STATE_DIR_NAME);
         Self {
             store,
@@ -61,6 +61,7 @@ impl App {
             },
             state_dir,
             started: Instant::now(),
+            _data_dir_lock: data_dir_lock,
         }
     }
 

@@ -20,6 +20,8 @@ pub const ENV_TOKEN: &str = "VGER_TOKEN";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 /// Default lock lease in seconds.
 pub const DEFAULT_LOCK_TTL_SECONDS: u64 = 3600;
+/// Longest lock lease accepted (one year).
+pub const MAX_LOCK_TTL_SECONDS: u64 = 365 * 24 * 3600;
 /// Default largest object in bytes (1 GiB: a large repository's `index`
 /// can be hundreds of MB).
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 1 << 30;
@@ -253,8 +255,10 @@ impl Config {
             }));
         }
         let lock_ttl_seconds = s.lock_ttl_seconds.unwrap_or(DEFAULT_LOCK_TTL_SECONDS);
-        if lock_ttl_seconds == 0 {
-            return Err(invalid("lock_ttl_seconds must be at least 1".into()));
+        if !(1..=MAX_LOCK_TTL_SECONDS).contains(&lock_ttl_seconds) {
+            return Err(invalid(format!(
+                "lock_ttl_seconds = {lock_ttl_seconds} is out of range; use 1 to {MAX_LOCK_TTL_SECONDS} (one year)"
+            )));
         }
         let max_object_bytes = s.max_object_bytes.unwrap_or(DEFAULT_MAX_OBJECT_BYTES);
         if max_object_bytes == 0 {

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::config::Config;
 use crate::http;
-use crate::store::{RepoStore, durable};
+use crate::store::{RepoStore, STATE_DIR_NAME, durable};
 
 /// Why the server could not start. Each message is one line naming the key
 /// or path at fault.
@@ -63,6 +63,7 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
     let (probe, _) = durable::create_temp(dir)
         .map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
     let _ = std::fs::remove_file(probe);
+    let dir_lock = lock_data_dir(dir)?;
     let store = RepoStore::open(dir, config.max_object_bytes)
         .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
     let removed = store
@@ -71,7 +72,39 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
     if removed > 0 {
         tracing::info!(removed, "removed temp files left by an interrupted run");
     }
-    Ok(Arc::new(App::new(config, store)))
+    Ok(Arc::new(App::new(config, store, dir_lock)))
+}
+
+/// Takes an exclusive lock on the data dir for the life of the process:
+/// two servers on one data dir would delete each other's uploads at
+/// start-up and race on repacks.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let state = dir.join(STATE_DIR_NAME);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&state)
+        .map_err(|e| data_dir_err(dir, format!("cannot create {}: {e}", state.display())))?;
+    let path = state.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| data_dir_err(dir, format!("cannot open {}: {e}", path.display())))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(data_dir_err(
+            dir,
+            "is in use by another vger-server process (it holds .vger-server/lock); stop it first",
+        )),
+        Err(e) => Err(data_dir_err(
+            dir,
+            format!("cannot lock {}: {e}", path.display()),
+        )),
+    }
 }
 
 /// Binds the configured address.

@@ -69,8 +69,19 @@ pub async fn read_bounded(body: Body, limit: usize) -> ApiResult<Bytes> {
 
 /// Reads a JSON body of at most [`MAX_JSON_BYTES`], with or without a
 /// JSON content type.
-pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> ApiResult<T> {
+pub async fn read_json<T: DeserializeOwned + Send + 'static>(
+    body: Body,
+    what: &str,
+) -> ApiResult<T> {
     let bytes = read_bounded(body, MAX_JSON_BYTES).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("malformed {what}: {e}")))
+    // Parsing tens of MB is CPU work: keep it off the request threads.
+    let parsed = tokio::task::spawn_blocking(move || serde_json::from_slice::<T>(&bytes))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("JSON parser failed: {e}"),
+            )
+        })?;
+    parsed.map_err(|e| ApiError::bad_request(format!("malformed {what}: {e}")))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use shared_proto::api::Health;
 
 use super::auth::authenticate;
@@ -15,30 +15,26 @@ use crate::app::App;
 /// `public_health_details = false`; a valid token always does.
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let version = env!("CARGO_PKG_VERSION").to_owned();
-    if let Err(why) = app.store.check_usable() {
-        let body = Health {
-            status: why,
-            version,
-            uptime_seconds: None,
-            disk_free_bytes: None,
-            repos: None,
-        };
-        let mut res = json_ok(&body);
-        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        return res;
-    }
+    let probe = match app.store.probe().await {
+        Ok(p) => p,
+        Err(why) => {
+            let mut res = json_ok(&Health {
+                status: why,
+                version,
+                uptime_seconds: None,
+                disk_free_bytes: None,
+                repos: None,
+            });
+            *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return res;
+        }
+    };
     let details = app.settings.public_health_details || authenticate(&headers, &app).is_ok();
-    let mut body = Health {
+    json_ok(&Health {
         status: "ok".into(),
         version,
-        uptime_seconds: None,
-        disk_free_bytes: None,
-        repos: None,
-    };
-    if details {
-        body.uptime_seconds = Some(app.started.elapsed().as_secs());
-        body.disk_free_bytes = app.store.disk_space().ok().map(|d| d.free);
-        body.repos = app.store.list_repos().await.ok().map(|r| r.len() as u64);
-    }
-    json_ok(&body).into_response()
+        uptime_seconds: details.then(|| app.started.elapsed().as_secs()),
+        disk_free_bytes: details.then_some(probe.disk_free),
+        repos: details.then_some(probe.repos),
+    })
 }

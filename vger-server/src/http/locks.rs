@@ -9,10 +9,13 @@ use axum::response::{IntoResponse, Response};
 use shared_proto::api::LockRequest;
 use shared_proto::{Key, RepoName};
 
-use super::body::{MAX_JSON_BYTES, read_bounded};
+use super::body::read_bounded;
 use super::error::{ApiError, ApiResult};
 use super::objects::{self, json_ok};
 use crate::app::App;
+
+/// Largest lock request body: a host name and a pid.
+const MAX_LOCK_BODY_BYTES: usize = 64 * 1024;
 
 /// The id part of `locks/<id>`.
 fn lock_id(key: &Key) -> &str {
@@ -22,7 +25,7 @@ fn lock_id(key: &Key) -> &str {
 /// `POST <repo>/locks/<id>` with `{"hostname","pid"}` (with or without a
 /// JSON content type; an empty body means an anonymous holder).
 pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiResult<Response> {
-    let bytes = read_bounded(body, MAX_JSON_BYTES).await?;
+    let bytes = read_bounded(body, MAX_LOCK_BODY_BYTES).await?;
     let who: LockRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         LockRequest {
             hostname: String::new(),
@@ -36,7 +39,7 @@ pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiRe
         })?
     };
     app.locks.acquire(repo, lock_id(key), &who)?;
-    tracing::info!(repo = %repo, lock = lock_id(key), hostname = %who.hostname, pid = who.pid, "lock acquired");
+    tracing::info!(repo = %repo, lock = lock_id(key), hostname = ?who.hostname, pid = who.pid, "lock acquired");
     Ok(StatusCode::CREATED.into_response())
 }
 

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared_proto::RepoName;
-use shared_proto::api::{RepackPlan, RepoStats, VerifyPacksPlan};
+use shared_proto::api::{BatchDeleteList, RepackPlan, RepoStats, VerifyPacksPlan};
 
 use super::body::{MAX_JSON_BYTES, drain, read_json};
 use super::error::ApiResult;
@@ -63,14 +63,12 @@ pub async fn batch_delete(
         drain(body, MAX_JSON_BYTES as u64).await;
         return Err(append_only::batch_delete_refusal().into());
     }
-    let items: Vec<serde_json::Value> =
+    let list: BatchDeleteList =
         read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
-    // Entries that are not strings are skipped like invalid keys.
-    let keys = items
-        .into_iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let report = app.store.batch_delete(repo, keys, cleanup_dirs).await?;
+    let report = app
+        .store
+        .batch_delete(repo, list.keys, cleanup_dirs)
+        .await?;
     tracing::info!(repo = %repo, deleted = report.deleted, skipped = report.skipped, "batch-delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

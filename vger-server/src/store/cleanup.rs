@@ -6,8 +6,17 @@ use std::path::Path;
 
 use shared_proto::RepoName;
 
-use super::RepoStore;
 use super::durable::is_temp_name;
+use super::{RepoStore, STATE_DIR_NAME};
+
+/// The data directory's state, as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Bytes available to the server.
+    pub disk_free: u64,
+    /// Number of repositories.
+    pub repos: u64,
+}
 
 /// Space on the data directory's filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +49,17 @@ impl RepoStore {
         let mut removed = 0;
         for entry in fs::read_dir(self.layout.root())? {
             let entry = entry?;
-            let is_repo = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| RepoName::parse(n).is_ok());
-            if is_repo && entry.file_type()?.is_dir() {
+            let name = entry.file_name();
+            let name = name.to_str().unwrap_or_default();
+            let ft = entry.file_type()?;
+            // Repositories and the server's own directory hold temp files
+            // below them; the start-up probe leaves one at the top.
+            let ours = RepoName::parse(name).is_ok() || name == STATE_DIR_NAME;
+            if ft.is_dir() && ours {
                 remove_temps_below(&entry.path(), &mut removed)?;
+            } else if ft.is_file() && is_temp_name(name) {
+                fs::remove_file(entry.path())?;
+                removed += 1;
             }
         }
         Ok(removed)
@@ -58,6 +72,36 @@ impl RepoStore {
             free: st.f_bavail.saturating_mul(st.f_frsize),
             total: st.f_blocks.saturating_mul(st.f_frsize),
         })
+    }
+
+    /// What `/health` reports, gathered on the blocking pool so a stalled
+    /// disk cannot freeze the request threads: `Err` says why the data
+    /// directory is unusable.
+    pub async fn probe(&self) -> Result<Probe, String> {
+        let store = self.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            store.check_usable()?;
+            let free = store
+                .disk_space()
+                .map_err(|e| format!("cannot read free space: {e}"))?
+                .free;
+            let repos = fs::read_dir(store.layout.root())
+                .map_err(|e| format!("cannot read the data directory: {e}"))?
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| RepoName::parse(n).is_ok())
+                })
+                .count() as u64;
+            Ok(Probe {
+                disk_free: free,
+                repos,
+            })
+        })
+        .await;
+        res.unwrap_or_else(|e| Err(format!("health probe failed: {e}")))
     }
 
     /// Whether the data directory is usable: present, a directory, writable.

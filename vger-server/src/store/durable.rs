@@ -6,10 +6,12 @@
 //! is never a valid key, so temp files can never be listed, served or
 //! overwritten by a client.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,33 +53,97 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates `dir` and any missing parents down from `base` (which must
-/// exist), syncing each parent whose entries changed.
-pub fn create_dirs(base: &Path, dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// Directories whose entry is known to be durable: created by us (and
+/// their parent synced) or synced once since start-up.
+///
+/// A directory that merely exists may have been created a moment ago by a
+/// concurrent request that has not synced its parent yet; acknowledging a
+/// write inside it before that sync could lose both after a crash. So each
+/// directory's parent is synced once, the first time this process relies on
+/// it, and never again: later writes pay nothing.
+#[derive(Debug, Default)]
+pub struct DurableDirs {
+    known: Mutex<HashSet<PathBuf>>,
+}
+
+impl DurableDirs {
+    fn is_known(&self, dir: &Path) -> bool {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(dir)
     }
-    let rel = dir
-        .strip_prefix(base)
-        .map_err(|_| io::Error::other("directory outside its base"))?;
-    let mut cur = base.to_path_buf();
-    for comp in rel.components() {
-        let parent = cur.clone();
-        cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => sync_dir(&parent)?,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if !cur.is_dir() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!("{} exists and is not a directory", cur.display()),
-                    ));
-                }
+
+    fn remember(&self, dir: PathBuf) {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir);
+    }
+
+    /// Forgets every directory at or below `dir` (after it was removed).
+    pub fn forget_below(&self, dir: &Path) {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|d| !d.starts_with(dir));
+    }
+
+    /// Makes `dir` exist durably: creates missing components down from
+    /// `base` (which must exist) and syncs the parent of each component not
+    /// yet known to be durable.
+    pub fn ensure(&self, base: &Path, dir: &Path) -> io::Result<()> {
+        if self.is_known(dir) {
+            return Ok(());
+        }
+        let rel = dir
+            .strip_prefix(base)
+            .map_err(|_| io::Error::other("directory outside its base"))?;
+        let mut cur = base.to_path_buf();
+        for comp in rel.components() {
+            let parent = cur.clone();
+            cur.push(comp);
+            if self.is_known(&cur) {
+                continue;
             }
-            Err(e) => return Err(e),
+            match fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !cur.is_dir() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!("{} exists and is not a directory", cur.display()),
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            sync_dir(&parent)?;
+            self.remember(cur.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Whether two files hold the same bytes.
+pub fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    let (fa, fb) = (File::open(a)?, File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let mut ra = io::BufReader::with_capacity(1 << 20, fa);
+    let mut rb = io::BufReader::with_capacity(1 << 20, fb);
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = ra.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        rb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
         }
     }
-    Ok(())
 }
 
 /// What [`publish`] did.

@@ -32,7 +32,15 @@ pub struct Usage {
 pub(super) fn walk_objects(dir: &Path, rel: &str, f: &mut dyn FnMut(Key, u64)) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        // Absent, or an object where the directory would be: nothing below.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(e),
     };
     for entry in entries {

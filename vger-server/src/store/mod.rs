@@ -17,12 +17,20 @@ mod repo;
 mod verify;
 mod write;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use shared_proto::RepoName;
 
 pub use error::{StoreError, StoreResult};
 pub use list::Usage;
 pub use paths::Layout;
 pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
+
+/// Name of the server's own directory inside the data dir. It starts with
+/// a dot, so it can never be a repository.
+pub const STATE_DIR_NAME: &str = ".vger-server";
 
 /// Runs blocking filesystem work on the blocking pool.
 pub(crate) async fn blocking<T, F>(f: F) -> StoreResult<T>
@@ -44,6 +52,7 @@ where
 pub struct RepoStore {
     layout: Layout,
     max_object_bytes: u64,
+    serial: Arc<Mutex<HashMap<RepoName, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl RepoStore {
@@ -52,7 +61,14 @@ impl RepoStore {
         Ok(Self {
             layout: Layout::new(data_dir)?,
             max_object_bytes,
+            serial: Arc::default(),
         })
+    }
+
+    /// The mutex that serialises long maintenance work (repack) on `repo`.
+    fn repo_serial(&self, repo: &RepoName) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.serial.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(repo.clone()).or_default().clone()
     }
 
     /// The data directory.

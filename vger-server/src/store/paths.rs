@@ -8,9 +8,11 @@
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use shared_proto::{DirKey, Key, RepoName};
 
+use super::durable::DurableDirs;
 use super::error::{StoreError, StoreResult, io_err};
 
 /// Paths of one data directory.
@@ -18,6 +20,7 @@ use super::error::{StoreError, StoreResult, io_err};
 pub struct Layout {
     root: PathBuf,
     canonical_root: PathBuf,
+    dirs: Arc<DurableDirs>,
 }
 
 impl Layout {
@@ -26,6 +29,7 @@ impl Layout {
         Ok(Self {
             root: root.to_path_buf(),
             canonical_root: root.canonicalize()?,
+            dirs: Arc::new(DurableDirs::default()),
         })
     }
 
@@ -47,6 +51,16 @@ impl Layout {
     /// The directory `dir` in `repo`.
     pub fn dir(&self, repo: &RepoName, dir: &DirKey) -> PathBuf {
         self.repo_dir(repo).join(dir.path())
+    }
+
+    /// Makes `dir` (below the data dir) exist, durably.
+    pub fn ensure_dir(&self, dir: &Path) -> io::Result<()> {
+        self.dirs.ensure(&self.root, dir)
+    }
+
+    /// Forgets what is known about `dir` and below, after removing it.
+    pub fn forget_dirs(&self, dir: &Path) {
+        self.dirs.forget_below(dir);
     }
 
     /// Refuses `path` (below the data dir) when one of its existing

@@ -28,7 +28,7 @@ use shared_proto::pack::{PACK_HEADER_LEN, RECORD_PREFIX_LEN, offsets_for, pack_h
 use shared_proto::{Key, KeyKind, RepoName};
 
 use super::digest::{Blake2b256, to_hex};
-use super::durable::{self, create_dirs, create_temp, remove_durably};
+use super::durable::{self, create_temp, remove_durably};
 use super::error::{StoreError, StoreResult, io_err};
 use super::paths::Layout;
 use super::{RepoStore, blocking};
@@ -182,11 +182,24 @@ fn write_new_pack(layout: &Layout, repo: &RepoName, op: &RepackOp) -> StoreResul
     let key = Key::for_pack(&hex).map_err(|e| invalid(e.to_string()))?;
     let dest = layout.object(repo, &key);
     let shard_dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-    create_dirs(layout.root(), &shard_dir).map_err(|e| io_err("create a pack shard", e))?;
+    layout
+        .ensure_dir(&shard_dir)
+        .map_err(|e| io_err("create a pack shard", e))?;
     match durable::publish(&tmp_path, &dest, false) {
         Ok(_) => {}
-        // The same bytes are already stored under their name: nothing to do.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        // A pack of this name exists. Sources are deleted on the strength
+        // of it, so trust it only if it holds our bytes; otherwise it is
+        // damaged (its name is its hash) and ours replaces it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let same = durable::same_content(&tmp_path, &dest)
+                .map_err(|e| io_err(format!("compare {key}"), e))?;
+            if !same {
+                tracing::warn!(pack = %key, "replacing a damaged pack with the repacked copy");
+                fs::rename(&tmp_path, &dest).map_err(|e| io_err(format!("publish {key}"), e))?;
+            }
+            // Whoever put it there may not have synced its directory yet.
+            durable::sync_dir(&shard_dir).map_err(|e| io_err(format!("sync {key}"), e))?;
+        }
         Err(e) => return Err(io_err(format!("publish {key}"), e)),
     }
     drop(guard);
@@ -229,12 +242,17 @@ fn read_journal(journal_dir: &Path, source: &Key, keep: &[BlobRef]) -> Option<Re
 }
 
 fn write_journal(
+    layout: &Layout,
     journal_dir: &Path,
     source: &Key,
     keep: &[BlobRef],
     done: &RepackDone,
 ) -> io::Result<()> {
-    fs::create_dir_all(journal_dir)?;
+    if journal_dir.starts_with(layout.root()) {
+        layout.ensure_dir(journal_dir)?;
+    } else {
+        fs::create_dir_all(journal_dir)?;
+    }
     let entry = JournalEntry {
         keep_blobs: keep.to_vec(),
         done: done.clone(),
@@ -258,8 +276,13 @@ impl RepoStore {
     ) -> StoreResult<RepackResult> {
         let keys = check_shape(&plan)?;
         let layout = self.layout.clone();
+        // One repack per repository at a time. The guard moves into the
+        // blocking task, so it is held until the work is done even if the
+        // client gives up: its retry waits, then replays from the journal.
+        let serial = self.repo_serial(repo).lock_owned().await;
         let repo = repo.clone();
         blocking(move || {
+            let _serial = serial;
             let repo_dir = layout.repo_dir(&repo);
             layout.guard(&repo_dir)?;
             if !repo_dir.is_dir() {
@@ -281,11 +304,22 @@ impl RepoStore {
                             check_blobs(&f, size, &op)?;
                         }
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            replayed = Some(
-                                read_journal(&journal_dir, &source, &op.keep_blobs).ok_or_else(
-                                    || StoreError::NotFound(format!("repack source pack {source}")),
-                                )?,
-                            );
+                            let done = read_journal(&journal_dir, &source, &op.keep_blobs)
+                                .ok_or_else(|| {
+                                    StoreError::NotFound(format!("repack source pack {source}"))
+                                })?;
+                            // Never answer with a pack that is no longer there:
+                            // the client would commit an index pointing at it.
+                            let new_pack_present = done.new_pack.as_deref().is_none_or(|k| {
+                                Key::parse(k).is_ok_and(|k| layout.object(&repo, &k).is_file())
+                            });
+                            if !new_pack_present {
+                                return Err(StoreError::Conflict(format!(
+                                    "repack: {source} was repacked earlier into {}, which is gone; nothing was changed",
+                                    done.new_pack.unwrap_or_default()
+                                )));
+                            }
+                            replayed = Some(done);
                         }
                         Err(e) => return Err(io_err(format!("open {source}"), e)),
                     }
@@ -349,7 +383,7 @@ impl RepoStore {
                     continue;
                 }
                 if !c.op.keep_blobs.is_empty() {
-                    write_journal(&journal_dir, &c.source, &c.op.keep_blobs, done)
+                    write_journal(&layout, &journal_dir, &c.source, &c.op.keep_blobs, done)
                         .map_err(|e| io_err("record the repack in its journal", e))?;
                 }
                 remove_durably(&layout.object(&repo, &c.source))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use shared_proto::{DirKey, Key, RepoName};
 
-use super::durable::{self, create_dirs, remove_durably};
+use super::durable::{self, remove_durably};
 use super::error::{StoreError, StoreResult, io_err};
 use super::write::{ExpectedDigest, Upload};
 use super::{RepoStore, blocking};
@@ -76,10 +76,28 @@ impl RepoStore {
         blocking(move || {
             layout.guard(&dest)?;
             let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-            create_dirs(layout.root(), &dir)
-                .map_err(|e| dir_in_the_way(&format!("for {key}"), e))?;
-            let (tmp, file) = durable::create_temp(&dir)
-                .map_err(|e| io_err(format!("create a temp file for {key}"), e))?;
+            // A concurrent batch-delete with cleanup-dirs may remove an
+            // empty directory between its creation and our temp file: make
+            // it again rather than fail.
+            let mut attempts = 0;
+            let (tmp, file) = loop {
+                layout
+                    .ensure_dir(&dir)
+                    .map_err(|e| dir_in_the_way(&format!("for {key}"), e))?;
+                match durable::create_temp(&dir) {
+                    Ok(t) => break t,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                        layout.forget_dirs(&dir);
+                        attempts += 1;
+                    }
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            context: format!("create a temp file for {key}"),
+                            source: e,
+                        });
+                    }
+                }
+            };
             Ok(Upload::new(tmp, file, key, dest, limit, expected))
         })
         .await
@@ -148,7 +166,9 @@ impl RepoStore {
         let name = dir.path();
         blocking(move || {
             layout.guard(&path)?;
-            create_dirs(layout.root(), &path).map_err(|e| dir_in_the_way(&name, e))
+            layout
+                .ensure_dir(&path)
+                .map_err(|e| dir_in_the_way(&name, e))
         })
         .await
     }
@@ -177,7 +197,9 @@ impl RepoStore {
             for d in dirs {
                 let path = repo_dir.join(d.path());
                 layout.guard(&path)?;
-                create_dirs(layout.root(), &path).map_err(|e| dir_in_the_way(&d.path(), e))?;
+                layout
+                    .ensure_dir(&path)
+                    .map_err(|e| dir_in_the_way(&d.path(), e))?;
             }
             Ok(())
         })
@@ -231,7 +253,9 @@ impl RepoStore {
                 durable::sync_dir(dir).map_err(|e| io_err("sync after batch-delete", e))?;
             }
             if cleanup_dirs {
-                remove_empty_dirs(&repo_dir).map_err(|e| io_err("remove empty directories", e))?;
+                remove_empty_dirs(&repo_dir)
+                    .map_err(|e| io_err("remove empty directories", e))?;
+                layout.forget_dirs(&repo_dir);
             }
             Ok(report)
         })
@@ -280,6 +304,7 @@ fn dir_in_the_way(name: &str, e: io::Error) -> StoreError {
 }
 
 /// Removes every empty directory below `top`, deepest first; `top` stays.
+/// A directory that gains an entry meanwhile (a concurrent upload) is left.
 fn remove_empty_dirs(top: &Path) -> io::Result<()> {
     fn walk(dir: &Path, is_top: bool) -> io::Result<bool> {
         let mut empty = true;
@@ -293,14 +318,20 @@ fn remove_empty_dirs(top: &Path) -> io::Result<()> {
                 empty = false;
             }
         }
-        if empty && !is_top {
-            fs::remove_dir(dir)?;
-            if let Some(parent) = dir.parent() {
-                durable::sync_dir(parent)?;
-            }
-            return Ok(true);
+        if !empty || is_top {
+            return Ok(false);
         }
-        Ok(false)
+        match fs::remove_dir(dir) {
+            Ok(()) => {
+                if let Some(parent) = dir.parent() {
+                    durable::sync_dir(parent)?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(e),
+        }
     }
     match walk(top, true) {
         Ok(_) => Ok(()),

@@ -2,15 +2,14 @@
 //! (`verify-structure`, headers only) and packs' integrity (`verify-packs`,
 //! whole files).
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
 use std::time::{Duration, SystemTime};
 
 use blake2::Digest;
 use shared_proto::api::{
-    MAX_PLAN_PROTOCOL_VERSION, MAX_VERIFY_BYTES, MAX_VERIFY_PACKS, PackVerdict, StructureReport,
-    VerifyPack, VerifyPacksPlan, VerifyPacksResult,
+    BlobRef, MAX_PLAN_PROTOCOL_VERSION, MAX_VERIFY_BYTES, MAX_VERIFY_PACKS, PackVerdict,
+    StructureReport, VerifyPack, VerifyPacksPlan, VerifyPacksResult,
 };
 use shared_proto::pack::{PACK_HEADER_LEN, is_pack_header};
 use shared_proto::{Key, KeyKind, RepoName};
@@ -127,12 +126,54 @@ struct PackScan {
     digest: String,
     /// The file starts with a valid header.
     header_ok: bool,
-    /// `(offset, length)` of every record, when the framing parsed to the end.
-    records: Option<HashSet<(u64, u64)>>,
+    /// The framing parsed to the end and every expected blob is a record.
+    blobs_ok: bool,
+}
+
+/// Matches expected blobs against records as the walk meets them, in
+/// memory proportional to the request, not to the pack's record count.
+struct BlobMatcher {
+    /// Expected `(offset, length)`, sorted and deduplicated.
+    expected: Vec<(u64, u64)>,
+    next: usize,
+    ok: bool,
+}
+
+impl BlobMatcher {
+    fn new(blobs: &[BlobRef]) -> Self {
+        let mut expected: Vec<(u64, u64)> = blobs.iter().map(|b| (b.offset, b.length)).collect();
+        expected.sort_unstable();
+        expected.dedup();
+        Self {
+            expected,
+            next: 0,
+            ok: true,
+        }
+    }
+
+    /// A record at `start` of `len` bytes was found.
+    fn record(&mut self, start: u64, len: u64) {
+        while let Some(&(off, l)) = self.expected.get(self.next) {
+            if off > start {
+                break;
+            }
+            // An expected blob before this record's start, or at it with
+            // another length, is not on a record boundary.
+            if off < start || l != len {
+                self.ok = false;
+            }
+            self.next += 1;
+        }
+    }
+
+    /// The walk is over; `framing_ok` says whether it reached the end cleanly.
+    fn finish(self, framing_ok: bool) -> bool {
+        framing_ok && self.ok && self.next == self.expected.len()
+    }
 }
 
 /// Reads a whole pack once, hashing it and walking its record framing.
-fn inspect_pack(file: File) -> io::Result<PackScan> {
+fn inspect_pack(file: File, expected: &[BlobRef]) -> io::Result<PackScan> {
     let mut r = BufReader::with_capacity(READ_BUF, file);
     let mut hasher = Blake2b256::new();
     let mut head = [0u8; PACK_HEADER_LEN as usize];
@@ -146,7 +187,8 @@ fn inspect_pack(file: File) -> io::Result<PackScan> {
     }
     hasher.update(&head[..got]);
     let header_ok = got == head.len() && is_pack_header(&head);
-    let mut records = header_ok.then(HashSet::new);
+    let mut matcher = BlobMatcher::new(expected);
+    let mut framing_ok = header_ok;
     let mut pos = got as u64;
     let mut buf = vec![0u8; READ_BUF];
     loop {
@@ -166,7 +208,7 @@ fn inspect_pack(file: File) -> io::Result<PackScan> {
             break;
         }
         if n < 4 {
-            records = None;
+            framing_ok = false;
             break;
         }
         let len = u64::from(u32::from_le_bytes(prefix));
@@ -183,12 +225,10 @@ fn inspect_pack(file: File) -> io::Result<PackScan> {
             pos += m as u64;
         }
         if left > 0 {
-            records = None;
+            framing_ok = false;
             break;
         }
-        if let Some(set) = records.as_mut() {
-            set.insert((start, len));
-        }
+        matcher.record(start, len);
     }
     // Whatever framing said, hash the rest so hash_valid covers the file.
     loop {
@@ -201,7 +241,7 @@ fn inspect_pack(file: File) -> io::Result<PackScan> {
     Ok(PackScan {
         digest: to_hex(&hasher.finalize()),
         header_ok,
-        records,
+        blobs_ok: matcher.finish(framing_ok),
     })
 }
 
@@ -223,8 +263,8 @@ fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u6
     let PackScan {
         digest: actual,
         header_ok,
-        records,
-    } = match inspect_pack(file) {
+        blobs_ok,
+    } = match inspect_pack(file, &p.expected_blobs) {
         Ok(x) => x,
         Err(e) => {
             v.error = Some(format!("read error: {e}"));
@@ -234,11 +274,7 @@ fn verdict(layout: &Layout, repo: &RepoName, p: &VerifyPack, key: &Key, size: u6
     let expected = key.pack_hex().unwrap_or_default();
     v.hash_valid = actual == expected;
     v.header_valid = header_ok;
-    v.blobs_valid = records.is_some_and(|set| {
-        p.expected_blobs
-            .iter()
-            .all(|b| set.contains(&(b.offset, b.length)))
-    });
+    v.blobs_valid = blobs_ok;
     v.error = if !v.hash_valid {
         Some(format!("hash mismatch: expected {expected}, got {actual}"))
     } else if size != p.expected_size {
@@ -364,5 +400,36 @@ impl RepoStore {
             Ok(VerifyPacksResult { results, truncated })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs(v: &[(u64, u64)]) -> Vec<BlobRef> {
+        v.iter()
+            .map(|&(offset, length)| BlobRef { offset, length })
+            .collect()
+    }
+
+    fn check(expected: &[(u64, u64)], records: &[(u64, u64)]) -> bool {
+        let mut m = BlobMatcher::new(&blobs(expected));
+        for &(s, l) in records {
+            m.record(s, l);
+        }
+        m.finish(true)
+    }
+
+    #[test]
+    fn expected_blobs_must_each_be_a_record() {
+        let records = [(13, 5), (22, 3), (29, 100)];
+        assert!(check(&[], &records));
+        assert!(check(&[(22, 3)], &records));
+        assert!(check(&[(29, 100), (13, 5), (29, 100)], &records));
+        assert!(!check(&[(14, 4)], &records), "inside a record");
+        assert!(!check(&[(22, 4)], &records), "wrong length");
+        assert!(!check(&[(200, 1)], &records), "past the last record");
+        assert!(!check(&[(5, 1)], &records), "inside the header");
     }
 }

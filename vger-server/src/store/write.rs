@@ -169,7 +169,7 @@ impl Upload {
                 // A write-once object sent again with the same bytes (a
                 // retry after a lost reply) succeeds without replacing.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    match same_content(&temp.path, &dest) {
+                    match durable::same_content(&temp.path, &dest) {
                         Ok(true) => Ok(Published::Replaced),
                         Ok(false) => Err(StoreError::Exists(key)),
                         Err(e) => Err(io_err(format!("compare {key}"), e)),
@@ -184,27 +184,5 @@ impl Upload {
             }
         })
         .await
-    }
-}
-
-/// Whether two files hold the same bytes.
-fn same_content(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<bool> {
-    use std::io::Read;
-    let (fa, fb) = (File::open(a)?, File::open(b)?);
-    if fa.metadata()?.len() != fb.metadata()?.len() {
-        return Ok(false);
-    }
-    let mut ra = std::io::BufReader::with_capacity(WRITE_BLOCK, fa);
-    let mut rb = std::io::BufReader::with_capacity(WRITE_BLOCK, fb);
-    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-    loop {
-        let n = ra.read(&mut ba)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        rb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
     }
 }

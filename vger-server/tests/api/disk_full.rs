@@ -69,3 +69,42 @@ async fn a_full_disk_is_507_and_leaves_no_temp_file() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_repack_that_runs_out_of_space_deletes_no_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_disk) = SmallDisk::mount(&dir.path().join("data")) else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let s = TestServer::start_in(dir, "").await;
+    // Two packs of ~300 KiB each fit; copying both does not.
+    let mut ops = Vec::new();
+    let mut sources = Vec::new();
+    for i in 0..2 {
+        let (a, b) = (noise(10 + i, 300 << 10), noise(20 + i, 16));
+        let (key, body) = crate::support::make_pack(&[&a, &b]);
+        assert_eq!(s.put(&format!("r/{key}"), body).await, StatusCode::CREATED);
+        ops.push(serde_json::json!({"source_pack":key,"keep_blobs":[{"offset":13,"length":a.len()}],"delete_after":true}));
+        sources.push(key);
+    }
+    let r = s
+        .req(Method::POST, "r?repack")
+        .json(&serde_json::json!({"operations": ops}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+    for key in &sources {
+        assert_eq!(
+            s.status(Method::HEAD, &format!("r/{key}")).await,
+            StatusCode::OK,
+            "{key} must survive"
+        );
+    }
+    let leftovers: Vec<String> = files_below(&s.data().join("r"))
+        .into_iter()
+        .filter(|f| f.contains(".vger-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

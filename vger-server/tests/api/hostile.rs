@@ -5,7 +5,7 @@ use std::os::unix::fs::symlink;
 
 use reqwest::{Method, StatusCode};
 
-use crate::support::{TestServer, files_below};
+use crate::support::{TestServer, entries_below};
 
 const HEX: &str = "53e313315640e227342cb686f91aa346af591176b4f6b67e8e3997f321a219bf";
 
@@ -107,7 +107,7 @@ async fn every_hostile_path_is_refused_with_a_4xx_for_every_method() {
     std::fs::write(outside.join("config"), "secret").unwrap();
     std::fs::write(s.dir.path().join("config"), "secret").unwrap();
     s.put("r/config", "cfg").await;
-    let before = files_below(s.dir.path());
+    let before = entries_below(s.dir.path());
     for path in hostile_paths() {
         for method in ["GET", "PUT", "DELETE", "HEAD"] {
             let (code, text) = s.raw_request(method, &path).await;
@@ -119,9 +119,9 @@ async fn every_hostile_path_is_refused_with_a_4xx_for_every_method() {
         }
     }
     assert_eq!(
-        files_below(s.dir.path()),
+        entries_below(s.dir.path()),
         before,
-        "nothing was created or removed"
+        "no file or directory was created or removed"
     );
     assert_eq!(
         std::fs::read_to_string(outside.join("config")).unwrap(),

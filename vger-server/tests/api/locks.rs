@@ -111,3 +111,17 @@ async fn delete_of_a_lock_object_without_a_server_lock_deletes_the_object() {
     assert_eq!(s.status(Method::DELETE, key).await, StatusCode::NO_CONTENT);
     assert_eq!(s.status(Method::HEAD, key).await, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_oversized_lock_body_is_413() {
+    let s = TestServer::start().await;
+    let body = format!(r#"{{"hostname":"{}","pid":1}}"#, "h".repeat(100_000));
+    let r = s
+        .req(Method::POST, "r/locks/repo-lock")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(lock(&s, "vm", 1).await, StatusCode::CREATED);
+}

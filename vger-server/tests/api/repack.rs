@@ -228,3 +228,64 @@ async fn a_plan_naming_one_source_twice_replays_to_the_same_answer() {
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(first, again.json::<Value>().await.unwrap());
 }
+
+#[tokio::test]
+async fn a_plan_resent_while_the_first_run_is_working_gets_the_same_answer() {
+    let s = TestServer::start().await;
+    let mut ops = Vec::new();
+    for i in 0..6 {
+        let (a, b) = (noise(100 + i, 3 << 20), noise(200 + i, 1 << 20));
+        let src = store_pack(&s, &[&a, &b]).await;
+        ops.push(json!({"source_pack":src,"keep_blobs":[{"offset":13,"length":a.len()}],"delete_after":true}));
+    }
+    let plan = json!({"operations": ops});
+    // Copies of the plan arrive while earlier ones are still working, as a
+    // client retrying after a read timeout would send them; staggered so
+    // that some land in every phase of the first run.
+    let sends = (0..8u64).map(|i| {
+        let (s, plan) = (&s, plan.clone());
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(i * 50)).await;
+            let r = repack(s, plan).await;
+            assert_eq!(r.status(), StatusCode::OK, "copy {i}");
+            r.json::<Value>().await.unwrap()
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    for a in &answers[1..] {
+        assert_eq!(a, &answers[0]);
+    }
+    for done in answers[0]["completed"].as_array().unwrap() {
+        let key = done["new_pack"].as_str().unwrap();
+        assert_eq!(
+            s.status(Method::HEAD, &format!("r/{key}")).await,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_replay_whose_new_pack_is_gone_is_refused_not_answered() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"keep", b"drop"]).await;
+    let plan = json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":4}],"delete_after":true}]});
+    let first: Value = repack(&s, plan.clone()).await.json().await.unwrap();
+    let new_key = first["completed"][0]["new_pack"].as_str().unwrap();
+    std::fs::remove_file(s.data().join("r").join(new_key)).unwrap();
+    assert_eq!(repack(&s, plan).await.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_damaged_pack_under_the_new_name_is_replaced_before_the_source_goes() {
+    let s = TestServer::start().await;
+    let src = store_pack(&s, &[b"keep", b"drop"]).await;
+    let (new_key, new_body) = make_pack(&[b"keep"]);
+    // A truncated file already sits where the new pack will be published.
+    let path = s.data().join("r").join(&new_key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &new_body[..5]).unwrap();
+    let plan = json!({"operations":[{"source_pack":src,"keep_blobs":[{"offset":13,"length":4}],"delete_after":true}]});
+    let v: Value = repack(&s, plan).await.json().await.unwrap();
+    assert_eq!(v["completed"][0]["new_pack"], new_key.as_str());
+    assert_eq!(std::fs::read(&path).unwrap(), new_body);
+}

@@ -263,6 +263,21 @@ async fn the_binary_serves_with_a_token_from_the_environment_and_never_logs_it()
     );
 }
 
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let c = write_config(
+        d.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nlog_format = \"json\"\ntoken = \"{TOKEN}\"\n",
+            d.path().join("data")
+        ),
+    );
+    let _first = spawn_server(&c, None);
+    let (code, err) = run_to_exit(&c, None);
+    assert_refused(code, &err, "in use by another vger-server");
+}
+
 /// Peak resident memory of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

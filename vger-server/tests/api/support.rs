@@ -192,6 +192,29 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Every file and directory below `dir`, relative, sorted; directories
+/// end in `/`.
+pub fn entries_below(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                let rel = p.strip_prefix(base).unwrap().display().to_string();
+                if p.is_dir() && !e.file_type().unwrap().is_symlink() {
+                    out.push(format!("{rel}/"));
+                    walk(base, &p, out);
+                } else {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 /// Every file below `dir`, relative, sorted.
 pub fn files_below(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
