@@ -320,12 +320,7 @@ async fn a_07_client_lifecycle() {
             {"offset":offsets[1],"length":blobs[1].len()},
             {"offset":offsets[4],"length":blobs[4].len()}],"delete_after":true},
         {"source_pack":small_key,"keep_blobs":[],"delete_after":true}]});
-    let r = s
-        .req(Method::POST, "appxrepo?repack")
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json("appxrepo?repack", &plan).await;
     assert_eq!(r.status(), S::OK);
     let v: Value = r.json().await.unwrap();
     let (new_key, new_body) = make_pack(&[&blobs[1], &blobs[4]]);
@@ -514,15 +509,7 @@ async fn a_016_client_lifecycle() {
         "pack_key": k, "expected_size": b.len(),
         "expected_blobs": [{"offset": 13, "length": 2000}, {"offset": 13 + 2000 + 4, "length": 1000}]
     })).collect::<Vec<_>>(), "protocol_version": 1});
-    let v: Value = s
-        .req(Method::POST, &format!("{r}?verify-packs"))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.post_json_ok(&format!("{r}?verify-packs"), &plan).await;
     for res in v["results"].as_array().unwrap() {
         assert_eq!(
             (res["hash_valid"].clone(), res["blobs_valid"].clone()),
@@ -532,15 +519,7 @@ async fn a_016_client_lifecycle() {
 
     // compact with protocol_version 1: keep the second blob of pack 0.
     let plan = json!({"operations":[{"source_pack":packs[0].0,"keep_blobs":[{"offset":2017,"length":1000}],"delete_after":true}],"protocol_version":1});
-    let v: Value = s
-        .req(Method::POST, &format!("{r}?repack"))
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.post_json_ok(&format!("{r}?repack"), &plan).await;
     let (nk, nb) = make_pack(&[&noise(200, 1000)]);
     assert_eq!(v["completed"][0]["new_pack"], nk.as_str());
     assert_eq!(v["completed"][0]["new_offsets"], json!([13]));

@@ -13,11 +13,7 @@ async fn store_pack(s: &TestServer, blobs: &[&[u8]]) -> String {
 }
 
 async fn repack(s: &TestServer, plan: Value) -> reqwest::Response {
-    s.req(Method::POST, "r?repack")
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
+    s.post_json("r?repack", &plan).await
 }
 
 #[tokio::test]

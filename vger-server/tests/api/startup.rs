@@ -38,8 +38,16 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     p
 }
 
-/// Runs the binary to completion with a 10 s limit; returns (code, stderr).
-fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
+/// A config in `dir` with `data_dir = dir/data` and the given extra lines.
+fn config_with(dir: &Path, lines: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!("[server]\ndata_dir = {:?}\n{lines}\n", dir.join("data")),
+    )
+}
+
+/// The server binary with `--config`, no inherited token, stderr piped.
+fn server_command(config: &Path, env_token: Option<&str>) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("--config")
         .arg(config)
@@ -49,7 +57,12 @@ fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
     if let Some(t) = env_token {
         cmd.env("VGER_TOKEN", t);
     }
-    let mut child = cmd.spawn().unwrap();
+    cmd
+}
+
+/// Runs the binary to completion with a 10 s limit; returns (code, stderr).
+fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
+    let mut child = server_command(config, env_token).spawn().unwrap();
     for _ in 0..100 {
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
@@ -77,12 +90,9 @@ fn assert_refused(code: i32, err: &str, needle: &str) {
 #[test]
 fn an_unknown_key_is_refused_naming_it() {
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
+    let c = config_with(
         d.path(),
-        &format!(
-            "[server]\ndata_dir = {:?}\ntoken = \"{TOKEN}\"\nappend_onyl = true\n",
-            d.path().join("data")
-        ),
+        &format!("token = \"{TOKEN}\"\nappend_onyl = true"),
     );
     let (code, err) = run_to_exit(&c, None);
     assert_refused(code, &err, "append_onyl");
@@ -92,25 +102,14 @@ fn an_unknown_key_is_refused_naming_it() {
 #[test]
 fn a_missing_token_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
-        d.path(),
-        &format!("[server]\ndata_dir = {:?}\n", d.path().join("data")),
-    );
-    let (code, err) = run_to_exit(&c, None);
+    let (code, err) = run_to_exit(&config_with(d.path(), ""), None);
     assert_refused(code, &err, "token");
 }
 
 #[test]
 fn an_empty_token_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
-        d.path(),
-        &format!(
-            "[server]\ndata_dir = {:?}\ntoken = \"\"\n",
-            d.path().join("data")
-        ),
-    );
-    let (code, err) = run_to_exit(&c, None);
+    let (code, err) = run_to_exit(&config_with(d.path(), "token = \"\""), None);
     assert_refused(code, &err, "token");
 }
 
@@ -120,13 +119,7 @@ fn a_token_file_readable_by_others_is_refused() {
     let tf = d.path().join("token");
     std::fs::write(&tf, TOKEN).unwrap();
     std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let c = write_config(
-        d.path(),
-        &format!(
-            "[server]\ndata_dir = {:?}\ntoken_file = {tf:?}\n",
-            d.path().join("data")
-        ),
-    );
+    let c = config_with(d.path(), &format!("token_file = {tf:?}"));
     let (code, err) = run_to_exit(&c, None);
     assert_refused(code, &err, "readable by other users");
 }
@@ -149,12 +142,9 @@ fn a_port_in_use_is_refused() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
+    let c = config_with(
         d.path(),
-        &format!(
-            "[server]\nlisten = \"{addr}\"\ndata_dir = {:?}\ntoken = \"{TOKEN}\"\n",
-            d.path().join("data")
-        ),
+        &format!("listen = \"{addr}\"\ntoken = \"{TOKEN}\""),
     );
     let (code, err) = run_to_exit(&c, None);
     assert_refused(code, &err, &addr.to_string());
@@ -165,6 +155,9 @@ fn a_missing_config_file_is_refused() {
     let (code, err) = run_to_exit(Path::new("/nonexistent/vger.toml"), None);
     assert_refused(code, &err, "/nonexistent/vger.toml");
 }
+
+/// Settings for a child server: a free port, and JSON logs that tell which.
+const CHILD_LINES: &str = "listen = \"127.0.0.1:0\"\nlog_format = \"json\"";
 
 /// A server running as a child process.
 pub struct ChildServer {
@@ -182,16 +175,7 @@ impl Drop for ChildServer {
 
 /// Starts the binary on a fresh port with JSON logs, waiting for it to listen.
 pub fn spawn_server(config: &Path, env_token: Option<&str>) -> ChildServer {
-    let mut cmd = Command::new(binary());
-    cmd.arg("--config")
-        .arg(config)
-        .env_remove("VGER_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(t) = env_token {
-        cmd.env("VGER_TOKEN", t);
-    }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = server_command(config, env_token).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -215,13 +199,7 @@ pub fn spawn_server(config: &Path, env_token: Option<&str>) -> ChildServer {
 #[tokio::test]
 async fn the_binary_serves_with_a_token_from_the_environment_and_never_logs_it() {
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
-        d.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nlog_format = \"json\"\n",
-            d.path().join("data")
-        ),
-    );
+    let c = config_with(d.path(), CHILD_LINES);
     let server = spawn_server(&c, Some(TOKEN));
     let client = reqwest::Client::new();
     let base = format!("http://{}", server.addr);
@@ -266,13 +244,7 @@ async fn the_binary_serves_with_a_token_from_the_environment_and_never_logs_it()
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
-        d.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nlog_format = \"json\"\ntoken = \"{TOKEN}\"\n",
-            d.path().join("data")
-        ),
-    );
+    let c = config_with(d.path(), &format!("{CHILD_LINES}\ntoken = \"{TOKEN}\""));
     let _first = spawn_server(&c, None);
     let (code, err) = run_to_exit(&c, None);
     assert_refused(code, &err, "in use by another vger-server");
@@ -293,13 +265,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 async fn a_512_mib_upload_does_not_grow_memory_by_more_than_a_few_mib() {
     const SIZE: usize = 512 << 20;
     let d = tempfile::tempdir().unwrap();
-    let c = write_config(
-        d.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nlog_format = \"json\"\ntoken = \"{TOKEN}\"\n",
-            d.path().join("data")
-        ),
-    );
+    let c = config_with(d.path(), &format!("{CHILD_LINES}\ntoken = \"{TOKEN}\""));
     let server = spawn_server(&c, None);
     let client = reqwest::Client::new();
     let base = format!("http://{}", server.addr);

@@ -103,6 +103,22 @@ impl TestServer {
         self.req(method, path).send().await.unwrap().status()
     }
 
+    /// POSTs a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.req(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a JSON body and parses a successful JSON answer.
+    pub async fn post_json_ok(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let r = self.post_json(path, body).await;
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
     pub async fn json<T: serde::de::DeserializeOwned>(&self, method: Method, path: &str) -> T {
         let r = self.req(method, path).send().await.unwrap();
         assert!(r.status().is_success(), "{path}: {}", r.status());

@@ -69,15 +69,7 @@ async fn plan_for(s: &TestServer) -> (Vec<String>, Value) {
 async fn intact_packs_verify_valid() {
     let s = with_fixture("client-0.16").await;
     let (packs, plan) = plan_for(&s).await;
-    let v: Value = s
-        .req(Method::POST, "r?verify-packs")
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.post_json_ok("r?verify-packs", &plan).await;
     assert_eq!(v["truncated"], false);
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), packs.len());
@@ -100,15 +92,7 @@ async fn a_corrupted_pack_fails_its_hash_and_a_missing_one_reports_an_error() {
     bytes[last] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
     std::fs::remove_file(s.data().join("r").join(&packs[1])).unwrap();
-    let v: Value = s
-        .req(Method::POST, "r?verify-packs")
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.post_json_ok("r?verify-packs", &plan).await;
     let results = v["results"].as_array().unwrap();
     assert_eq!(results[0]["hash_valid"], false);
     assert!(
@@ -127,15 +111,7 @@ async fn a_blob_not_on_a_record_boundary_fails_blobs_valid() {
     let packs: Vec<String> = s.json(Method::GET, "r/packs/?list").await;
     let (_, body) = s.get_bytes(&format!("r/{}", packs[0])).await;
     let plan = json!({"packs":[{"pack_key":packs[0],"expected_size":body.len(),"expected_blobs":[{"offset":14,"length":3}]}]});
-    let v: Value = s
-        .req(Method::POST, "r?verify-packs")
-        .json(&plan)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = s.post_json_ok("r?verify-packs", &plan).await;
     assert_eq!(v["results"][0]["hash_valid"], true);
     assert_eq!(v["results"][0]["blobs_valid"], false);
     assert_eq!(v["results"][0]["error"], "blob boundary mismatch");
@@ -157,12 +133,7 @@ async fn verify_packs_limits_are_400() {
         json!({"nope":1}),
     ];
     for plan in cases {
-        let r = s
-            .req(Method::POST, "r?verify-packs")
-            .json(&plan)
-            .send()
-            .await
-            .unwrap();
+        let r = s.post_json("r?verify-packs", &plan).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{plan}");
     }
 }
