@@ -35,6 +35,29 @@ async fn lock07(s: &TestServer, pid: u32) -> StatusCode {
         .status()
 }
 
+/// A commit-time rewrite of `manifest` or `index`: 204, as it exists.
+async fn rewrite(s: &TestServer, path: &str, body: &[u8]) {
+    expect(
+        s,
+        Method::PUT,
+        path,
+        Some(body.to_vec()),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+}
+
+async fn unlock07(s: &TestServer) {
+    expect(
+        s,
+        Method::DELETE,
+        "appxrepo/locks/repo-lock",
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+}
+
 async fn open07(s: &TestServer, config: &[u8], manifest: &[u8], index: &[u8]) {
     assert_eq!(
         expect(s, Method::GET, "appxrepo/config", None, StatusCode::OK).await,
@@ -152,30 +175,9 @@ async fn a_07_client_lifecycle() {
     );
     assert_eq!((a, b), (S::CREATED, S::CREATED));
     let (manifest1, index1) = (noise(6, 203), noise(7, 34861));
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/manifest",
-        Some(manifest1.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/index",
-        Some(index1.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
-    expect(
-        &s,
-        Method::DELETE,
-        "appxrepo/locks/repo-lock",
-        None,
-        S::NO_CONTENT,
-    )
-    .await;
+    rewrite(&s, "appxrepo/manifest", &manifest1).await;
+    rewrite(&s, "appxrepo/index", &index1).await;
+    unlock07(&s).await;
 
     // restore: ranged reads of the packs, exact bytes.
     open07(&s, &config, &manifest1, &index1).await;
@@ -221,30 +223,9 @@ async fn a_07_client_lifecycle() {
         S::CREATED
     );
     let (manifest2, index2) = (noise(9, 326), noise(11, 35291));
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/index",
-        Some(index2.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/manifest",
-        Some(manifest2.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
-    expect(
-        &s,
-        Method::DELETE,
-        "appxrepo/locks/repo-lock",
-        None,
-        S::NO_CONTENT,
-    )
-    .await;
+    rewrite(&s, "appxrepo/index", &index2).await;
+    rewrite(&s, "appxrepo/manifest", &manifest2).await;
+    unlock07(&s).await;
 
     // check: HEAD of every pack with its real size.
     for (k, body) in [(&big_key, &big), (&small_key, &small), (&p3_key, &p3)] {
@@ -263,22 +244,8 @@ async fn a_07_client_lifecycle() {
     // prune
     assert_eq!(lock07(&s, 9175).await, S::CREATED);
     let (manifest3, index3) = (noise(12, 195), noise(13, 34964));
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/manifest",
-        Some(manifest3.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
-    expect(
-        &s,
-        Method::PUT,
-        "appxrepo/index",
-        Some(index3.clone()),
-        S::NO_CONTENT,
-    )
-    .await;
+    rewrite(&s, "appxrepo/manifest", &manifest3).await;
+    rewrite(&s, "appxrepo/index", &index3).await;
     expect(
         &s,
         Method::DELETE,
@@ -287,14 +254,7 @@ async fn a_07_client_lifecycle() {
         S::NO_CONTENT,
     )
     .await;
-    expect(
-        &s,
-        Method::DELETE,
-        "appxrepo/locks/repo-lock",
-        None,
-        S::NO_CONTENT,
-    )
-    .await;
+    unlock07(&s).await;
 
     // compact: list all 256 shards, download each pack, repack.
     assert_eq!(lock07(&s, 9183).await, S::CREATED);
@@ -346,14 +306,7 @@ async fn a_07_client_lifecycle() {
         S::NOT_FOUND,
     )
     .await;
-    expect(
-        &s,
-        Method::DELETE,
-        "appxrepo/locks/repo-lock",
-        None,
-        S::NO_CONTENT,
-    )
-    .await;
+    unlock07(&s).await;
 
     // break-lock
     let r = s
@@ -363,14 +316,7 @@ async fn a_07_client_lifecycle() {
         .await
         .unwrap();
     assert_eq!(r.status(), S::CREATED);
-    expect(
-        &s,
-        Method::DELETE,
-        "appxrepo/locks/repo-lock",
-        None,
-        S::NO_CONTENT,
-    )
-    .await;
+    unlock07(&s).await;
     assert_eq!(
         expect(&s, Method::GET, "appxrepo/locks/?list", None, S::OK).await,
         b"[]"
