@@ -12,7 +12,7 @@ use shared_proto::api::{
     StructureReport, VerifyPack, VerifyPacksPlan, VerifyPacksResult,
 };
 use shared_proto::pack::{PACK_HEADER_LEN, is_pack_header};
-use shared_proto::{Key, KeyKind, RepoName};
+use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
 
 use super::digest::{Blake2b256, to_hex};
 use super::error::{StoreError, StoreResult, io_err};
@@ -20,10 +20,6 @@ use super::paths::Layout;
 use super::{RepoStore, blocking};
 
 const READ_BUF: usize = 1 << 20;
-
-fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 /// Checks the header of one pack file, adding any problem to `errors`.
 fn check_pack_header(path: &std::path::Path, key: &str, size: u64, errors: &mut Vec<String>) {
@@ -65,7 +61,13 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
             if name.starts_with('.') {
                 continue;
             }
-            if !shard.file_type()?.is_dir() || !is_lower_hex(&name, 2) {
+            // The key rules of shared-proto decide what a shard and a pack
+            // name look like, so the check and the API cannot disagree.
+            let is_shard = matches!(
+                ObjectPath::parse(&format!("packs/{name}/")),
+                Ok(ObjectPath::Dir(DirKey::PackShard(_)))
+            );
+            if !shard.file_type()?.is_dir() || !is_shard {
                 errors.push(format!("invalid shard directory: packs/{name}"));
                 continue;
             }
@@ -76,10 +78,8 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
                     continue;
                 }
                 let key = format!("packs/{name}/{pname}");
-                if !pack.file_type()?.is_file()
-                    || !is_lower_hex(&pname, 64)
-                    || !pname.starts_with(&name)
-                {
+                let is_pack = Key::parse(&key).is_ok_and(|k| k.kind() == KeyKind::Pack);
+                if !pack.file_type()?.is_file() || !is_pack {
                     errors.push(format!("invalid pack name: {key}"));
                     continue;
                 }
