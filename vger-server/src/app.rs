@@ -1,17 +1,17 @@
-//! The server's shared state: the store, the lock table, the authenticator
-//! and the settings the handlers consult.
+//! Everything a request can reach: the store, the state, the
+//! authenticator and the settings the handlers consult.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared_proto::RepoName;
 
 use crate::config::Config;
 use crate::policy::Authenticator;
-use crate::state::LockTable;
+use crate::service::Inflight;
+use crate::state::State;
 use crate::store::RepoStore;
-
-pub use crate::store::STATE_DIR_NAME;
 
 /// Settings handlers need at request time.
 #[derive(Debug, Clone)]
@@ -31,13 +31,15 @@ pub struct Settings {
 pub struct App {
     /// Objects on disk.
     pub store: RepoStore,
-    /// Server locks.
-    pub locks: LockTable,
+    /// Repository records, counters and server locks.
+    pub state: Arc<State>,
+    /// Changes to repositories in flight.
+    pub inflight: Inflight,
     /// Token checks.
     pub auth: Authenticator,
     /// Request-time settings.
     pub settings: Settings,
-    /// The server's own directory (`<data_dir>/.vger-server`).
+    /// The state directory (database, repack journals).
     pub state_dir: PathBuf,
     /// When the server started.
     pub started: Instant,
@@ -47,11 +49,16 @@ pub struct App {
 
 impl App {
     /// Builds the state from a configuration and an opened store.
-    pub fn new(config: &Config, store: RepoStore, data_dir_lock: std::fs::File) -> Self {
-        let state_dir = store.data_dir().join(STATE_DIR_NAME);
+    pub fn new(
+        config: &Config,
+        store: RepoStore,
+        state: Arc<State>,
+        data_dir_lock: std::fs::File,
+    ) -> Self {
         Self {
             store,
-            locks: LockTable::new(config.lock_ttl),
+            state,
+            inflight: Inflight::default(),
             auth: Authenticator::new(config.token.expose()),
             settings: Settings {
                 append_only: config.append_only,
@@ -59,7 +66,7 @@ impl App {
                 public_health_details: config.public_health_details,
                 lock_ttl: config.lock_ttl,
             },
-            state_dir,
+            state_dir: config.state_dir.clone(),
             started: Instant::now(),
             _data_dir_lock: data_dir_lock,
         }

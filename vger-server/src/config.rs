@@ -22,6 +22,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 pub const DEFAULT_LOCK_TTL_SECONDS: u64 = 3600;
 /// Longest lock lease accepted (one year).
 pub const MAX_LOCK_TTL_SECONDS: u64 = 365 * 24 * 3600;
+/// The state directory inside the data dir unless `state_dir` says otherwise.
+pub const DEFAULT_STATE_DIR_NAME: &str = ".vger-server";
 /// Default largest object in bytes (1 GiB: a large repository's `index`
 /// can be hundreds of MB).
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 1 << 30;
@@ -49,6 +51,7 @@ struct FileConfig {
 struct ServerSection {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
     token: Option<String>,
     token_file: Option<PathBuf>,
     #[serde(default)]
@@ -111,6 +114,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding the repositories.
     pub data_dir: PathBuf,
+    /// Directory holding the server's state database and repack journals.
+    pub state_dir: PathBuf,
     /// The client token with full access.
     pub token: Secret,
     /// Where the token came from.
@@ -271,9 +276,14 @@ impl Config {
         if s.rate_limit_mbps.is_some() {
             ignored_keys.push("rate_limit_mbps");
         }
+        let state_dir = match s.state_dir.filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d,
+            None => data_dir.join(DEFAULT_STATE_DIR_NAME),
+        };
         Ok(Self {
             listen,
             data_dir,
+            state_dir,
             token: Secret::new(token),
             token_source,
             append_only: s.append_only,

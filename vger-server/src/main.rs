@@ -1,24 +1,50 @@
-//! The `vger-server` binary: parse arguments, load the config, serve.
+//! The `vger-server` binary: parse arguments, load the config, then serve
+//! or run a maintenance command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser, Subcommand};
 use vger_server::config::{Config, TokenSource};
-use vger_server::{logging, server};
+use vger_server::service::lifecycle;
+use vger_server::{logging, maintenance, server};
 
 /// Self-hosted REST server for vger backup repositories.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
     /// Configuration file (TOML, with a [server] section).
-    #[arg(long, short = 'c', value_name = "FILE")]
-    config: PathBuf,
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the client API (the default).
+    Serve,
+    /// Rebuild every repository's usage counters from its files, then
+    /// exit. The server must be stopped (the data dir is locked while it
+    /// runs).
+    Reconcile,
+}
+
+/// How long a stopping server waits for changes still in flight.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    let Some(config_path) = cli.config else {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--config FILE is required",
+            )
+            .exit();
+    };
+    let config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("vger-server: {e}");
@@ -26,6 +52,15 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_format);
+    if matches!(cli.command, Some(Command::Reconcile)) {
+        return match maintenance::reconcile(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vger-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,5 +103,9 @@ async fn run(config: Config) -> Result<(), server::StartError> {
         append_only = config.append_only,
         "vger-server listening"
     );
-    server::serve(listener, app, server::shutdown_signal()).await
+    server::serve(listener, app.clone(), server::shutdown_signal()).await?;
+    if lifecycle::settle(&app, SHUTDOWN_PATIENCE).await {
+        tracing::info!("state settled; stopped cleanly");
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::config::Config;
 use crate::http;
+use crate::service::lifecycle;
+use crate::state::State;
 use crate::store::{RepoStore, STATE_DIR_NAME, durable};
 
 /// Why the server could not start. Each message is one line naming the key
@@ -25,6 +27,9 @@ pub enum StartError {
         /// What is wrong.
         message: String,
     },
+    /// The state cannot be opened or brought in line with the files.
+    #[error("{0}")]
+    State(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr} (listen in [server]): {source}")]
     Bind {
@@ -45,9 +50,20 @@ fn data_dir_err(path: &Path, message: impl Into<String>) -> StartError {
     }
 }
 
-/// Creates the data dir if missing, proves it writable, removes temp files
-/// a crash left, and returns the ready state.
-pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
+/// The data dir, locked for this process, with its store and state open.
+#[derive(Debug)]
+pub struct Opened {
+    /// The objects.
+    pub store: RepoStore,
+    /// The state.
+    pub state: State,
+    /// The exclusive lock on the data dir.
+    pub lock: std::fs::File,
+}
+
+/// Creates the data dir if missing, proves it writable, locks it against a
+/// second server, and opens the store and the state.
+pub fn open_data_dir(config: &Config) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     match std::fs::metadata(dir) {
         Ok(md) if !md.is_dir() => return Err(data_dir_err(dir, "exists but is not a directory")),
@@ -63,16 +79,49 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
     let (probe, _) = durable::create_temp(dir)
         .map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
     let _ = std::fs::remove_file(probe);
-    let dir_lock = lock_data_dir(dir)?;
+    let lock = lock_data_dir(dir)?;
     let store = RepoStore::open(dir, config.max_object_bytes)
         .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
-    let removed = store
-        .remove_stale_temp_files()
-        .map_err(|e| data_dir_err(dir, format!("cannot clean up temp files: {e}")))?;
-    if removed > 0 {
-        tracing::info!(removed, "removed temp files left by an interrupted run");
+    let state = State::open(&config.state_dir, config.lock_ttl)
+        .map_err(|e| StartError::State(e.to_string()))?;
+    Ok(Opened { store, state, lock })
+}
+
+/// Opens the data dir and brings the state in line with the files (see
+/// [`lifecycle::startup`]); returns the ready server state.
+pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
+    let Opened { store, state, lock } = open_data_dir(config)?;
+    let started = std::time::Instant::now();
+    let report = lifecycle::startup(&store, &state, &config.state_dir).map_err(|e| {
+        StartError::State(format!(
+            "cannot bring the state in line with the files: {e}"
+        ))
+    })?;
+    if report.full_rebuild {
+        tracing::info!(
+            repos = report.rebuilt.len(),
+            state_dir = %config.state_dir.display(),
+            "no state database was found: counted every repository from its files"
+        );
+    } else if !report.rebuilt.is_empty() {
+        tracing::warn!(
+            repos = report.rebuilt.len(),
+            "recounted repositories that the last run did not close cleanly (or that are new to the state)"
+        );
     }
-    Ok(Arc::new(App::new(config, store, dir_lock)))
+    let temps: u64 =
+        report.temps_removed + report.rebuilt.iter().map(|r| r.temps_removed).sum::<u64>();
+    if temps > 0 {
+        tracing::info!(
+            removed = temps,
+            "removed temp files left by an interrupted run"
+        );
+    }
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "state ready"
+    );
+    Ok(Arc::new(App::new(config, store, Arc::new(state), lock)))
 }
 
 /// Takes an exclusive lock on the data dir for the life of the process:

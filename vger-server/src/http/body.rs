@@ -7,18 +7,19 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
-use crate::store::{StoreError, Upload};
+use crate::service::objects::PutObject;
+use crate::store::StoreError;
 
 /// Largest JSON request body (batch-delete lists, repack plans).
 pub const MAX_JSON_BYTES: usize = 64 << 20;
 
-/// Streams `body` into `upload`. On a store error up to `drain_limit` more
-/// bytes of the body are read and discarded before the error is returned,
-/// so a client that writes its whole body before reading sees the error
-/// rather than a broken pipe.
+/// Streams `body` into `upload`. On a refusal (quota, size) or a store
+/// error, up to `drain_limit` more bytes of the body are read and
+/// discarded before the error is returned, so a client that writes its
+/// whole body before reading sees the error rather than a broken pipe.
 pub async fn stream_into(
     body: Body,
-    upload: &mut Upload,
+    upload: &mut PutObject,
     drain_limit: u64,
 ) -> Result<(), StoreError> {
     let mut body = body;

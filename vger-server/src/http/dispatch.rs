@@ -22,6 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::target::{Op, Query, Target};
 use super::{locks, objects, repo_ops};
 use crate::app::App;
+use crate::service::locks as service_locks;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,13 +173,14 @@ pub async fn dispatch(
         }
     };
     if let Some(repo) = route.renews_locks_of() {
-        app.locks.touch(repo);
+        service_locks::renew(&app, repo).await?;
     }
+    let shared = &app;
     let app = app.as_ref();
     match route {
         Route::ListRepos => repo_ops::list_repos(app).await,
         Route::List(repo, dir) => objects::list(app, &repo, dir).await,
-        Route::Stats(repo) => repo_ops::stats(app, &repo).await,
+        Route::Stats(repo) => repo_ops::stats(shared, &repo).await,
         Route::VerifyStructure(repo) => repo_ops::verify_structure(app, &repo).await,
         Route::Init(repo) => repo_ops::init(app, &repo).await,
         Route::BatchDelete(repo, cleanup) => {
@@ -188,8 +190,10 @@ pub async fn dispatch(
         Route::VerifyPacks(repo) => repo_ops::verify_packs(app, &repo, body).await,
         Route::Mkdir(repo, dir) => objects::mkdir(app, &repo, &dir).await,
         Route::LockList(repo) => Ok(locks::list(app, &repo)),
-        Route::LockAcquire(repo, key) => locks::acquire(app, &repo, &key, body).await,
-        Route::LockReleaseOrDelete(repo, key) => locks::release_or_delete(app, &repo, &key).await,
+        Route::LockAcquire(repo, key) => locks::acquire(shared, &repo, &key, body).await,
+        Route::LockReleaseOrDelete(repo, key) => {
+            locks::release_or_delete(shared, &repo, &key).await
+        }
         Route::Get(repo, key) => objects::get(app, &repo, &key, &headers).await,
         Route::Head(repo, key) => objects::head(app, &repo, &key).await,
         Route::Put(repo, key) => objects::put(app, &repo, &key, &headers, body).await,

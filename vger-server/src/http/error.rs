@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use shared_proto::{KeyError, RepoNameError};
 
 use crate::policy::AppendOnlyRefusal;
-use crate::state::LockError;
+use crate::service::ServiceError;
+use crate::state::{LockError, StateError};
 use crate::store::StoreError;
 
 /// An error answer: status and message.
@@ -57,7 +58,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             StoreError::Invalid(_) | StoreError::Incomplete(_) => StatusCode::BAD_REQUEST,
             StoreError::Conflict(_) | StoreError::Exists(_) => StatusCode::CONFLICT,
-            StoreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            StoreError::TooLarge { .. } | StoreError::OverQuota(_) => StatusCode::PAYLOAD_TOO_LARGE,
             StoreError::Escapes(_) => StatusCode::FORBIDDEN,
             StoreError::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             StoreError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,7 +87,32 @@ impl From<AppendOnlyRefusal> for ApiError {
 
 impl From<LockError> for ApiError {
     fn from(e: LockError) -> Self {
-        Self::new(StatusCode::CONFLICT, e.to_string())
+        match e {
+            LockError::Held { .. } => Self::new(StatusCode::CONFLICT, e.to_string()),
+            LockError::State(s) => s.into(),
+        }
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
+        let status = if e.is_disk_full() {
+            StatusCode::INSUFFICIENT_STORAGE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Store(e) => e.into(),
+            ServiceError::State(e) => e.into(),
+            ServiceError::AppendOnly(e) => e.into(),
+            ServiceError::Lock(e) => e.into(),
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! under `locks/` are ordinary objects and never come here, except that a
 //! DELETE of one falls through to the object when no server lock has its id.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +15,7 @@ use super::body::read_bounded;
 use super::error::{ApiError, ApiResult};
 use super::objects::{self, json_ok};
 use crate::app::App;
+use crate::service::locks as service_locks;
 
 /// Largest lock request body: a host name and a pid.
 const MAX_LOCK_BODY_BYTES: usize = 64 * 1024;
@@ -24,7 +27,12 @@ fn lock_id(key: &Key) -> &str {
 
 /// `POST <repo>/locks/<id>` with `{"hostname","pid"}` (with or without a
 /// JSON content type; an empty body means an anonymous holder).
-pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiResult<Response> {
+pub async fn acquire(
+    app: &Arc<App>,
+    repo: &RepoName,
+    key: &Key,
+    body: Body,
+) -> ApiResult<Response> {
     let bytes = read_bounded(body, MAX_LOCK_BODY_BYTES).await?;
     let who: LockRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
         LockRequest {
@@ -38,16 +46,14 @@ pub async fn acquire(app: &App, repo: &RepoName, key: &Key, body: Body) -> ApiRe
             ))
         })?
     };
-    app.locks.acquire(repo, lock_id(key), &who)?;
-    tracing::info!(repo = %repo, lock = lock_id(key), hostname = ?who.hostname, pid = who.pid, "lock acquired");
+    service_locks::acquire(app, repo, lock_id(key), who).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
 /// `DELETE <repo>/locks/<id>`: releases the server lock, or deletes the
 /// lock object of that name when no server lock is held.
-pub async fn release_or_delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
-    if app.locks.release(repo, lock_id(key)) {
-        tracing::info!(repo = %repo, lock = lock_id(key), "lock released");
+pub async fn release_or_delete(app: &Arc<App>, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+    if service_locks::release(app, repo, lock_id(key)).await? {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     objects::delete(app, repo, key).await
@@ -55,5 +61,5 @@ pub async fn release_or_delete(app: &App, repo: &RepoName, key: &Key) -> ApiResu
 
 /// `GET <repo>/locks`: live server locks.
 pub fn list(app: &App, repo: &RepoName) -> Response {
-    json_ok(&app.locks.list(repo))
+    json_ok(&service_locks::list(app, repo))
 }

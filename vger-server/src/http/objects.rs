@@ -16,7 +16,7 @@ use super::body::{drain, stream_into};
 use super::error::{ApiError, ApiResult};
 use super::range::{self, RangeError};
 use crate::app::App;
-use crate::policy::append_only;
+use crate::service::{ServiceError, objects};
 use crate::store::StoreError;
 use crate::store::durable::Published;
 
@@ -157,7 +157,8 @@ fn client_digest(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 /// `PUT <repo>/<key>`: 201 for a new object, 204 for an overwrite, only
-/// once the object is durable.
+/// once the object is durable. A refused body is read to its end (within
+/// the object size limit) so the client sees the answer.
 pub async fn put(
     app: &App,
     repo: &RepoName,
@@ -166,23 +167,18 @@ pub async fn put(
     body: Body,
 ) -> ApiResult<Response> {
     let limit = app.store.max_object_bytes();
-    let digest = match client_digest(headers) {
-        Ok(d) => d,
+    let prepared = match (client_digest(headers), declared_length(headers)) {
+        (Ok(digest), Ok(declared)) => objects::begin_put(app, repo, key, digest, declared)
+            .await
+            .map(|u| (u, declared))
+            .map_err(ApiError::from),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let (mut upload, declared) = match prepared {
+        Ok(p) => p,
         Err(e) => {
             drain(body, limit).await;
             return Err(e);
-        }
-    };
-    let declared = declared_length(headers)?;
-    if declared.is_some_and(|n| n > limit) {
-        drain(body, limit).await;
-        return Err(StoreError::TooLarge { limit }.into());
-    }
-    let mut upload = match app.store.begin_put(repo, key, digest).await {
-        Ok(u) => u,
-        Err(e) => {
-            drain(body, limit).await;
-            return Err(e.into());
         }
     };
     stream_into(body, &mut upload, limit).await?;
@@ -194,12 +190,7 @@ pub async fn put(
             )));
         }
     }
-    let replace = !app.settings.append_only || append_only::may_replace(key);
-    let published = match upload.commit(replace).await {
-        Err(StoreError::Exists(_)) => return Err(append_only::overwrite_refusal(key).into()),
-        other => other?,
-    };
-    let status = match published {
+    let status = match upload.commit().await? {
         Published::Created => StatusCode::CREATED,
         Published::Replaced => StatusCode::NO_CONTENT,
     };
@@ -208,19 +199,19 @@ pub async fn put(
 
 /// `DELETE <repo>/<key>`.
 pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
-    if app.settings.append_only {
-        append_only::check_delete(key)?;
-    }
-    app.store
-        .delete(repo, key)
-        .await
-        .map_err(not_found(repo, key))?;
+    objects::delete(app, repo, key).await.map_err(|e| match e {
+        ServiceError::Store(StoreError::NotFound(_)) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{key} not found in repository {repo}"),
+        ),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST <repo>/<dir>/?mkdir`.
 pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ApiResult<Response> {
-    app.store.mkdir(repo, dir).await?;
+    objects::mkdir(app, repo, dir).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 

@@ -1,16 +1,18 @@
 //! Repository operations (`<repo>?op`) and the server root listing.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared_proto::RepoName;
-use shared_proto::api::{BatchDeleteList, RepackPlan, RepoStats, VerifyPacksPlan};
+use shared_proto::api::{BatchDeleteList, RepackPlan, VerifyPacksPlan};
 
 use super::body::{MAX_JSON_BYTES, drain, read_json};
 use super::error::ApiResult;
 use super::objects::json_ok;
 use crate::app::App;
-use crate::policy::append_only;
+use crate::service::{objects, stats as repo_stats};
 
 /// `GET /`: the repositories this token may see.
 pub async fn list_repos(app: &App) -> ApiResult<Response> {
@@ -24,17 +26,9 @@ pub async fn list_repos(app: &App) -> ApiResult<Response> {
     Ok(json_ok(&names))
 }
 
-/// `GET <repo>?stats`.
-pub async fn stats(app: &App, repo: &RepoName) -> ApiResult<Response> {
-    let usage = app.store.usage(repo).await?;
-    Ok(json_ok(&RepoStats {
-        total_bytes: usage.bytes,
-        total_objects: usage.objects,
-        total_packs: usage.packs,
-        last_backup_at: None,
-        quota_bytes: app.settings.quota_bytes,
-        quota_used_bytes: usage.bytes,
-    }))
+/// `GET <repo>?stats`, from the counters.
+pub async fn stats(app: &Arc<App>, repo: &RepoName) -> ApiResult<Response> {
+    Ok(json_ok(&repo_stats::stats(app, repo).await?))
 }
 
 /// `GET <repo>?verify-structure`.
@@ -48,7 +42,7 @@ pub async fn verify_structure(app: &App, repo: &RepoName) -> ApiResult<Response>
 
 /// `POST <repo>?init`.
 pub async fn init(app: &App, repo: &RepoName) -> ApiResult<Response> {
-    app.store.init(repo).await?;
+    objects::init(app, repo).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -59,16 +53,13 @@ pub async fn batch_delete(
     body: Body,
     cleanup_dirs: bool,
 ) -> ApiResult<Response> {
-    if app.settings.append_only {
+    if let Err(e) = objects::check_batch_delete(app, repo) {
         drain(body, MAX_JSON_BYTES as u64).await;
-        return Err(append_only::batch_delete_refusal().into());
+        return Err(e.into());
     }
     let list: BatchDeleteList =
         read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
-    let report = app
-        .store
-        .batch_delete(repo, list.keys, cleanup_dirs)
-        .await?;
+    let report = objects::batch_delete(app, repo, list.keys, cleanup_dirs).await?;
     tracing::info!(repo = %repo, deleted = report.deleted, skipped = report.skipped, "batch-delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -76,13 +67,7 @@ pub async fn batch_delete(
 /// `POST <repo>?repack` with a plan.
 pub async fn repack(app: &App, repo: &RepoName, body: Body) -> ApiResult<Response> {
     let plan: RepackPlan = read_json(body, "repack plan").await?;
-    if app.settings.append_only {
-        append_only::check_repack(&plan)?;
-    }
-    let result = app
-        .store
-        .repack(repo, plan, app.repack_journal_dir(repo))
-        .await?;
+    let result = objects::repack(app, repo, plan).await?;
     Ok(json_ok(&result))
 }
 

@@ -1,7 +1,11 @@
-//! Who may do what. Knows tokens and rules; knows nothing of HTTP or files.
+//! Who may do what. Knows tokens, rules and reservations; knows nothing of
+//! HTTP or files.
 
 pub mod append_only;
 pub mod auth;
+pub mod freshness;
+pub mod quota;
 
 pub use append_only::AppendOnlyRefusal;
 pub use auth::{Authenticator, Grant};
+pub use quota::{QuotaExceeded, Reservation, ReserveError};

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use shared_proto::RepoName;
 
+use super::RepoStore;
 use super::durable::is_temp_name;
-use super::{RepoStore, STATE_DIR_NAME};
 
 /// The data directory's state, as `/health` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +41,31 @@ fn remove_temps_below(dir: &Path, removed: &mut u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes every temp file below `dir` (a repository, or the state
+/// directory); returns how many.
+pub fn remove_temp_files_below(dir: &Path) -> io::Result<u64> {
+    let mut removed = 0;
+    match remove_temps_below(dir, &mut removed) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(removed),
+    }
+}
+
 impl RepoStore {
-    /// Removes the temp files of uploads that a crash interrupted. Must run
-    /// before the server accepts requests: afterwards every temp file
-    /// belongs to a live upload.
-    pub fn remove_stale_temp_files(&self) -> io::Result<u64> {
+    /// Removes the temp files a crash left in `repo`.
+    pub fn remove_repo_temp_files(&self, repo: &RepoName) -> io::Result<u64> {
+        remove_temp_files_below(&self.layout.repo_dir(repo))
+    }
+
+    /// Removes temp files directly in the data directory (a start-up
+    /// probe interrupted by a crash). Repositories are cleaned one by one
+    /// (see [`remove_repo_temp_files`](Self::remove_repo_temp_files)).
+    pub fn remove_top_level_temp_files(&self) -> io::Result<u64> {
         let mut removed = 0;
         for entry in fs::read_dir(self.layout.root())? {
             let entry = entry?;
             let name = entry.file_name();
-            let name = name.to_str().unwrap_or_default();
-            let ft = entry.file_type()?;
-            // Repositories and the server's own directory hold temp files
-            // below them; the start-up probe leaves one at the top.
-            let ours = RepoName::parse(name).is_ok() || name == STATE_DIR_NAME;
-            if ft.is_dir() && ours {
-                remove_temps_below(&entry.path(), &mut removed)?;
-            } else if ft.is_file() && is_temp_name(name) {
+            if entry.file_type()?.is_file() && name.to_str().is_some_and(is_temp_name) {
                 fs::remove_file(entry.path())?;
                 removed += 1;
             }

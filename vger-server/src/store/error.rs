@@ -25,6 +25,9 @@ pub enum StoreError {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// The repository's books refuse the bytes (quota).
+    #[error("{0}")]
+    OverQuota(String),
     /// The path leads outside the data directory through a symlink.
     #[error("{0} leads outside the data directory through a symlink; refusing to follow it")]
     Escapes(String),

@@ -98,28 +98,48 @@ impl RepoStore {
         .await
     }
 
+    /// Counts the objects of `repo` by walking it (blocking).
+    pub fn usage_blocking(&self, repo: &RepoName) -> StoreResult<Usage> {
+        let repo_dir = self.layout.repo_dir(repo);
+        self.layout.guard(&repo_dir)?;
+        if !repo_dir.is_dir() {
+            return Err(StoreError::NotFound(format!("repository {repo}")));
+        }
+        let mut u = Usage::default();
+        walk_objects(&repo_dir, "", &mut |k, len| {
+            u.bytes += len;
+            u.objects += 1;
+            if k.kind() == KeyKind::Pack {
+                u.packs += 1;
+                u.pack_bytes += len;
+            }
+        })
+        .map_err(|e| io_err(format!("count {repo}"), e))?;
+        Ok(u)
+    }
+
     /// Counts the objects of `repo` by walking it.
     pub async fn usage(&self, repo: &RepoName) -> StoreResult<Usage> {
-        let repo_dir = self.layout.repo_dir(repo);
-        let layout = self.layout.clone();
-        let repo_name = repo.to_string();
-        blocking(move || {
-            layout.guard(&repo_dir)?;
-            if !repo_dir.is_dir() {
-                return Err(StoreError::NotFound(format!("repository {repo_name}")));
+        let store = self.clone();
+        let repo = repo.clone();
+        blocking(move || store.usage_blocking(&repo)).await
+    }
+
+    /// When the newest `snapshots/*` object of `repo` was last modified
+    /// (blocking).
+    pub fn newest_snapshot_time(&self, repo: &RepoName) -> Option<std::time::SystemTime> {
+        let dir = self.layout.dir(repo, &DirKey::Snapshots);
+        let mut newest = None;
+        for entry in fs::read_dir(&dir).ok()?.flatten() {
+            let name = entry.file_name();
+            let valid = name
+                .to_str()
+                .is_some_and(|n| Key::parse(&format!("snapshots/{n}")).is_ok());
+            let md = entry.metadata().ok().filter(|m| m.is_file());
+            if let (true, Some(t)) = (valid, md.and_then(|m| m.modified().ok())) {
+                newest = newest.max(Some(t));
             }
-            let mut u = Usage::default();
-            walk_objects(&repo_dir, "", &mut |k, len| {
-                u.bytes += len;
-                u.objects += 1;
-                if k.kind() == KeyKind::Pack {
-                    u.packs += 1;
-                    u.pack_bytes += len;
-                }
-            })
-            .map_err(|e| io_err(format!("count {repo_name}"), e))?;
-            Ok(u)
-        })
-        .await
+        }
+        newest
     }
 }

@@ -6,10 +6,11 @@
 //! ranges, listing, repack and structural checks; it knows nothing of HTTP,
 //! tokens or policies, which callers apply before they get here.
 
-mod cleanup;
+pub mod cleanup;
 pub mod digest;
 pub mod durable;
 mod error;
+mod ledger;
 mod list;
 mod paths;
 mod repack;
@@ -24,8 +25,10 @@ use std::sync::{Arc, Mutex};
 use shared_proto::RepoName;
 
 pub use error::{StoreError, StoreResult};
+pub use ledger::{Change, Ledger};
 pub use list::Usage;
 pub use paths::Layout;
+pub use repo::{BatchDeleteReport, ObjectFile};
 pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
 
 /// Name of the server's own directory inside the data dir. It starts with
@@ -53,6 +56,16 @@ pub struct RepoStore {
     layout: Layout,
     max_object_bytes: u64,
     serial: Arc<Mutex<HashMap<RepoName, Arc<tokio::sync::Mutex<()>>>>>,
+    commit: Arc<Mutex<HashMap<RepoName, CommitLock>>>,
+}
+
+/// Held while an object of a repository is published or removed, so the
+/// size it replaces is the size the ledger is told of.
+pub(crate) type CommitLock = Arc<Mutex<()>>;
+
+/// Takes a commit lock (in blocking code only).
+pub(crate) fn hold(lock: &CommitLock) -> std::sync::MutexGuard<'_, ()> {
+    lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl RepoStore {
@@ -62,6 +75,7 @@ impl RepoStore {
             layout: Layout::new(data_dir)?,
             max_object_bytes,
             serial: Arc::default(),
+            commit: Arc::default(),
         })
     }
 
@@ -69,6 +83,20 @@ impl RepoStore {
     fn repo_serial(&self, repo: &RepoName) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.serial.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(repo.clone()).or_default().clone()
+    }
+
+    /// The lock held while `repo`'s objects are published or removed.
+    pub(crate) fn commit_lock(&self, repo: &RepoName) -> CommitLock {
+        let mut map = self.commit.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(repo.clone()).or_default().clone()
+    }
+
+    /// Runs `f` (blocking) while no object of `repo` is published or
+    /// removed, so a count taken inside matches the ledger's view.
+    pub fn exclusive<T>(&self, repo: &RepoName, f: impl FnOnce() -> T) -> T {
+        let lock = self.commit_lock(repo);
+        let _held = hold(&lock);
+        f()
     }
 
     /// The data directory.

@@ -17,6 +17,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use blake2::Digest;
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,9 @@ use shared_proto::{Key, KeyKind, RepoName};
 use super::digest::{Blake2b256, to_hex};
 use super::durable::{self, create_temp, remove_durably};
 use super::error::{StoreError, StoreResult, io_err};
+use super::ledger::{Change, Ledger};
 use super::paths::Layout;
+use super::{CommitLock, hold};
 use super::{RepoStore, blocking};
 
 /// Copy buffer for blob data.
@@ -148,7 +151,13 @@ fn keeps_everything(size: u64, blobs: &[BlobRef]) -> bool {
 }
 
 /// Writes the new pack for `op`, returning its key.
-fn write_new_pack(layout: &Layout, repo: &RepoName, op: &RepackOp) -> StoreResult<Key> {
+fn write_new_pack(
+    layout: &Layout,
+    repo: &RepoName,
+    op: &RepackOp,
+    commit_lock: &CommitLock,
+    ledger: &dyn Ledger,
+) -> StoreResult<Key> {
     let packs_dir = layout.repo_dir(repo).join("packs");
     let src_path = layout.repo_dir(repo).join(&op.source_pack);
     let src = File::open(&src_path).map_err(|e| io_err(op.source_pack.clone(), e))?;
@@ -178,6 +187,7 @@ fn write_new_pack(layout: &Layout, repo: &RepoName, op: &RepackOp) -> StoreResul
     }
     let file = out.into_inner().map_err(|e| werr(e.into_error()))?;
     file.sync_all().map_err(werr)?;
+    let new_size = file.metadata().map_err(werr)?.len();
     let hex = to_hex(&hasher.finalize());
     let key = Key::for_pack(&hex).map_err(|e| invalid(e.to_string()))?;
     let dest = layout.object(repo, &key);
@@ -185,8 +195,13 @@ fn write_new_pack(layout: &Layout, repo: &RepoName, op: &RepackOp) -> StoreResul
     layout
         .ensure_dir(&shard_dir)
         .map_err(|e| io_err("create a pack shard", e))?;
+    let _commit = hold(commit_lock);
     match durable::publish(&tmp_path, &dest, false) {
-        Ok(_) => {}
+        Ok(_) => ledger.record(Change::Stored {
+            key: &key,
+            old: None,
+            new: new_size,
+        }),
         // A pack of this name exists. Sources are deleted on the strength
         // of it, so trust it only if it holds our bytes; otherwise it is
         // damaged (its name is its hash) and ours replaces it.
@@ -195,7 +210,13 @@ fn write_new_pack(layout: &Layout, repo: &RepoName, op: &RepackOp) -> StoreResul
                 .map_err(|e| io_err(format!("compare {key}"), e))?;
             if !same {
                 tracing::warn!(pack = %key, "replacing a damaged pack with the repacked copy");
+                let old = fs::symlink_metadata(&dest).ok().map(|m| m.len());
                 fs::rename(&tmp_path, &dest).map_err(|e| io_err(format!("publish {key}"), e))?;
+                ledger.record(Change::Stored {
+                    key: &key,
+                    old,
+                    new: new_size,
+                });
             }
             // Whoever put it there may not have synced its directory yet.
             durable::sync_dir(&shard_dir).map_err(|e| io_err(format!("sync {key}"), e))?;
@@ -273,9 +294,11 @@ impl RepoStore {
         repo: &RepoName,
         plan: RepackPlan,
         journal_dir: PathBuf,
+        ledger: Arc<dyn Ledger>,
     ) -> StoreResult<RepackResult> {
         let keys = check_shape(&plan)?;
         let layout = self.layout.clone();
+        let commit_lock = self.commit_lock(repo);
         // One repack per repository at a time. The guard moves into the
         // blocking task, so it is held until the work is done even if the
         // client gives up: its retry waits, then replays from the journal.
@@ -361,7 +384,10 @@ impl RepoStore {
                 let (new_key, deleted) = if keeps_everything(size, &c.op.keep_blobs) {
                     (c.source.clone(), false)
                 } else {
-                    (write_new_pack(&layout, &repo, &c.op)?, c.op.delete_after)
+                    (
+                        write_new_pack(&layout, &repo, &c.op, &commit_lock, ledger.as_ref())?,
+                        c.op.delete_after,
+                    )
                 };
                 results.push(RepackDone {
                     source_pack: c.op.source_pack.clone(),
@@ -386,8 +412,15 @@ impl RepoStore {
                     write_journal(&layout, &journal_dir, &c.source, &c.op.keep_blobs, done)
                         .map_err(|e| io_err("record the repack in its journal", e))?;
                 }
-                remove_durably(&layout.object(&repo, &c.source))
-                    .map_err(|e| io_err(format!("delete {}", c.source), e))?;
+                let path = layout.object(&repo, &c.source);
+                let _commit = hold(&commit_lock);
+                let bytes = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if remove_durably(&path).map_err(|e| io_err(format!("delete {}", c.source), e))? {
+                    ledger.record(Change::Removed {
+                        key: &c.source,
+                        bytes,
+                    });
+                }
             }
             Ok(RepackResult { completed: results })
         })

@@ -4,13 +4,15 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use shared_proto::{DirKey, Key, RepoName};
 
 use super::durable::{self, remove_durably};
 use super::error::{StoreError, StoreResult, io_err};
+use super::ledger::{Change, Ledger};
 use super::write::{ExpectedDigest, Upload};
-use super::{RepoStore, blocking};
+use super::{RepoStore, blocking, hold};
 
 /// An object opened for reading, with its size at open time.
 #[derive(Debug)]
@@ -59,6 +61,7 @@ impl RepoStore {
         let dest = self.layout.object(repo, key);
         let layout = self.layout.clone();
         let limit = self.max_object_bytes;
+        let commit_lock = self.commit_lock(repo);
         let key = key.clone();
         let mut expected = Vec::new();
         if let Some(hex) = key.pack_hex() {
@@ -98,7 +101,15 @@ impl RepoStore {
                     }
                 }
             };
-            Ok(Upload::new(tmp, file, key, dest, limit, expected))
+            Ok(Upload::new(
+                tmp,
+                file,
+                key,
+                dest,
+                limit,
+                expected,
+                commit_lock,
+            ))
         })
         .await
     }
@@ -140,20 +151,37 @@ impl RepoStore {
         .await
     }
 
-    /// Deletes `key`; `NotFound` when it is absent.
-    pub async fn delete(&self, repo: &RepoName, key: &Key) -> StoreResult<()> {
+    /// Whether `key` of `repo` is a stored object (blocking).
+    pub fn has_object_blocking(&self, repo: &RepoName, key: &Key) -> bool {
+        let path = self.layout.object(repo, key);
+        self.layout.guard(&path).is_ok() && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+    }
+
+    /// Deletes `key`, telling `ledger`; `NotFound` when it is absent.
+    pub async fn delete(
+        &self,
+        repo: &RepoName,
+        key: &Key,
+        ledger: Arc<dyn Ledger>,
+    ) -> StoreResult<()> {
         let path = self.layout.object(repo, key);
         let layout = self.layout.clone();
-        let name = key.to_string();
+        let commit_lock = self.commit_lock(repo);
+        let key = key.clone();
         blocking(move || {
             layout.guard(&path)?;
-            if path.is_dir() {
-                return Err(StoreError::NotFound(name));
-            }
+            let _commit = hold(&commit_lock);
+            let bytes = match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => m.len(),
+                _ => return Err(StoreError::NotFound(key.to_string())),
+            };
             match remove_durably(&path) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(StoreError::NotFound(name)),
-                Err(e) => Err(io_err(format!("delete {name}"), e)),
+                Ok(true) => {
+                    ledger.record(Change::Removed { key: &key, bytes });
+                    Ok(())
+                }
+                Ok(false) => Err(StoreError::NotFound(key.to_string())),
+                Err(e) => Err(io_err(format!("delete {key}"), e)),
             }
         })
         .await
@@ -214,14 +242,18 @@ impl RepoStore {
         repo: &RepoName,
         keys: Vec<String>,
         cleanup_dirs: bool,
+        ledger: Arc<dyn Ledger>,
     ) -> StoreResult<BatchDeleteReport> {
         let repo_dir = self.layout.repo_dir(repo);
         let layout = self.layout.clone();
         let repo_name = repo.clone();
+        let commit_lock = self.commit_lock(repo);
         blocking(move || {
             layout.guard(&repo_dir)?;
+            let _commit = hold(&commit_lock);
             let mut report = BatchDeleteReport::default();
             let mut touched_dirs: Vec<PathBuf> = Vec::new();
+            let mut removed: Vec<(Key, u64)> = Vec::new();
             for raw in keys {
                 let Ok(key) = Key::parse(&raw) else {
                     tracing::warn!(repo = %repo_name, key = %raw.escape_debug(), "batch-delete: skipping invalid key");
@@ -233,8 +265,17 @@ impl RepoStore {
                     report.skipped += 1;
                     continue;
                 }
+                let Some(bytes) = fs::symlink_metadata(&path)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                else {
+                    report.skipped += 1;
+                    continue;
+                };
                 match fs::remove_file(&path) {
                     Ok(()) => {
+                        removed.push((key, bytes));
                         report.deleted += 1;
                         if let Some(parent) = path.parent() {
                             touched_dirs.push(parent.to_path_buf());
@@ -247,6 +288,11 @@ impl RepoStore {
                     }
                 }
             }
+            let changes: Vec<Change<'_>> = removed
+                .iter()
+                .map(|(key, bytes)| Change::Removed { key, bytes: *bytes })
+                .collect();
+            ledger.record_all(&changes);
             touched_dirs.sort();
             touched_dirs.dedup();
             for dir in &touched_dirs {
@@ -264,8 +310,14 @@ impl RepoStore {
 
     /// Names of every repository in the data directory, sorted.
     pub async fn list_repos(&self) -> StoreResult<Vec<RepoName>> {
+        let store = self.clone();
+        blocking(move || store.list_repos_blocking()).await
+    }
+
+    /// Names of every repository in the data directory, sorted (blocking).
+    pub fn list_repos_blocking(&self) -> StoreResult<Vec<RepoName>> {
         let root = self.layout.root().to_path_buf();
-        blocking(move || {
+        {
             let mut names = Vec::new();
             for entry in fs::read_dir(&root).map_err(|e| io_err("read the data directory", e))? {
                 let entry = entry.map_err(|e| io_err("read the data directory", e))?;
@@ -285,8 +337,7 @@ impl RepoStore {
             }
             names.sort();
             Ok(names)
-        })
-        .await
+        }
     }
 }
 

@@ -9,15 +9,17 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use blake2::Digest;
 use bytes::{Bytes, BytesMut};
 use shared_proto::Key;
 
-use super::blocking;
 use super::digest::{Blake2b256, to_hex};
 use super::durable::{self, Published};
 use super::error::{StoreError, StoreResult, io_err};
+use super::ledger::{Change, Ledger};
+use super::{CommitLock, blocking, hold};
 
 /// Bytes gathered before each write to disk.
 pub const WRITE_BLOCK: usize = 1 << 20;
@@ -65,6 +67,7 @@ pub struct Upload {
     key: Key,
     dest: PathBuf,
     expected: Vec<ExpectedDigest>,
+    commit_lock: CommitLock,
 }
 
 impl Upload {
@@ -75,6 +78,7 @@ impl Upload {
         dest: PathBuf,
         limit: u64,
         expected: Vec<ExpectedDigest>,
+        commit_lock: CommitLock,
     ) -> Self {
         let hasher = (!expected.is_empty()).then(Blake2b256::new);
         Self {
@@ -90,6 +94,7 @@ impl Upload {
             key,
             dest,
             expected,
+            commit_lock,
         }
     }
 
@@ -140,14 +145,22 @@ impl Upload {
             .ok_or_else(|| StoreError::Incomplete("upload used after a failed write".into()))
     }
 
-    /// Makes the object durable and visible. With `replace == false` an
-    /// existing object is kept and `Conflict` returned.
-    pub async fn commit(mut self, replace: bool) -> StoreResult<Published> {
+    /// Makes the object durable and visible, telling `ledger` (which may
+    /// refuse it). With `replace == false` an existing object is kept and
+    /// `Exists` returned, unless it already holds the same bytes.
+    pub async fn commit(
+        mut self,
+        replace: bool,
+        ledger: Arc<dyn Ledger>,
+    ) -> StoreResult<Published> {
         self.flush().await?;
         let mut temp = self.take_temp()?;
         let expected = std::mem::take(&mut self.expected);
+        let the_key = self.key.clone();
         let key = self.key.to_string();
         let dest = self.dest.clone();
+        let new = self.received;
+        let commit_lock = self.commit_lock.clone();
         blocking(move || {
             if let Some(h) = temp.hasher.take() {
                 let actual = to_hex(&h.finalize());
@@ -161,9 +174,28 @@ impl Upload {
             temp.file
                 .sync_all()
                 .map_err(|e| io_err(format!("sync {key}"), e))?;
+            let _commit = hold(&commit_lock);
+            let old = std::fs::symlink_metadata(&dest)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            // A write-once object that exists is either refused or left as
+            // it is below: nothing to admit.
+            if replace || old.is_none() {
+                ledger.admit(&the_key, old, new)?;
+            }
             match durable::publish(&temp.path, &dest, replace) {
                 Ok(p) => {
                     temp.disarm();
+                    let old = match p {
+                        Published::Created => None,
+                        Published::Replaced => old,
+                    };
+                    ledger.record(Change::Stored {
+                        key: &the_key,
+                        old,
+                        new,
+                    });
                     Ok(p)
                 }
                 // A write-once object sent again with the same bytes (a

@@ -1,0 +1,125 @@
+//! A repository's books: the store's [`Ledger`] for one operation. It
+//! turns quota reservations into usage, keeps the counters and the
+//! freshness record in step with each change on disk, and saves them
+//! before the store moves on.
+
+use std::sync::{Arc, Mutex};
+
+use shared_proto::{Key, KeyKind, RepoName};
+
+use super::InflightGuard;
+use crate::app::App;
+use crate::policy::freshness;
+use crate::policy::quota::{Reservation, ReserveError};
+use crate::state::{Entry, State, now_ms};
+use crate::store::{Change, Ledger, RepoStore, StoreError, StoreResult};
+
+/// The books of one operation on one repository.
+#[derive(Debug)]
+pub struct RepoBooks {
+    state: Arc<State>,
+    store: RepoStore,
+    repo: RepoName,
+    reservation: Mutex<Reservation>,
+    _inflight: InflightGuard,
+}
+
+/// Maps a refused reservation to the store's error, which the store
+/// passes on unchanged.
+pub(crate) fn reserve_err(e: ReserveError) -> StoreError {
+    match e {
+        ReserveError::Quota(q) => StoreError::OverQuota(q.to_string()),
+        ReserveError::State(s) => StoreError::Io {
+            context: "record the repository".into(),
+            source: std::io::Error::other(s.to_string()),
+        },
+    }
+}
+
+impl RepoBooks {
+    /// Books for one operation on `repo`, counted as in flight until dropped.
+    pub fn new(app: &App, repo: &RepoName, inflight: InflightGuard) -> Arc<Self> {
+        Arc::new(Self {
+            state: app.state.clone(),
+            store: app.store.clone(),
+            repo: repo.clone(),
+            reservation: Mutex::new(Reservation::new(
+                app.state.clone(),
+                repo.clone(),
+                app.settings.quota_bytes,
+            )),
+            _inflight: inflight,
+        })
+    }
+
+    fn reservation(&self) -> std::sync::MutexGuard<'_, Reservation> {
+        self.reservation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes sure at least `total` bytes are reserved, or refuses.
+    pub fn reserve_to(&self, total: u64) -> StoreResult<()> {
+        self.reservation().grow_to(total).map_err(reserve_err)
+    }
+
+    fn apply(entry: &mut Entry, change: &Change<'_>, has_manifest: &mut dyn FnMut() -> bool) {
+        let now = now_ms();
+        let c = &mut entry.record.counters;
+        match *change {
+            Change::Stored { key, old, new } => {
+                c.bytes = c.bytes.saturating_sub(old.unwrap_or(0)).saturating_add(new);
+                if old.is_none() {
+                    c.objects += 1;
+                    if key.kind() == KeyKind::Pack {
+                        c.packs += 1;
+                    }
+                    if key.kind() == KeyKind::Snapshot {
+                        freshness::snapshot_created(&mut entry.record, has_manifest(), now);
+                    }
+                }
+                if key.kind() == KeyKind::Manifest {
+                    freshness::manifest_written(&mut entry.record, now);
+                }
+            }
+            Change::Removed { key, bytes } => {
+                c.bytes = c.bytes.saturating_sub(bytes);
+                c.objects = c.objects.saturating_sub(1);
+                if key.kind() == KeyKind::Pack {
+                    c.packs = c.packs.saturating_sub(1);
+                }
+            }
+        }
+    }
+}
+
+impl Ledger for RepoBooks {
+    fn admit(&self, _key: &Key, old: Option<u64>, new: u64) -> StoreResult<()> {
+        // Overwrites count only what they add.
+        self.reserve_to(new.saturating_sub(old.unwrap_or(0)))
+    }
+
+    fn record(&self, change: Change<'_>) {
+        self.record_all(&[change]);
+    }
+
+    fn record_all(&self, changes: &[Change<'_>]) {
+        let mut reservation = self.reservation();
+        let manifest = Key::parse("manifest").ok();
+        let mut has_manifest = || {
+            manifest
+                .as_ref()
+                .is_some_and(|m| self.store.has_object_blocking(&self.repo, m))
+        };
+        let saved = self.state.repos.record(&self.repo, |entry| {
+            reservation.settle(entry);
+            for c in changes {
+                Self::apply(entry, c, &mut has_manifest);
+            }
+        });
+        if let Err(e) = saved {
+            // The files changed and the counters in memory follow them;
+            // the repository stays marked, so the next start rebuilds the
+            // saved counters from the files.
+            tracing::error!(repo = %self.repo, error = %e, "could not save the repository's counters");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Writing and removing objects: PUT, DELETE, batch-delete, mkdir, init
+//! and repack, each with the repository's policies and books.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use shared_proto::api::{RepackPlan, RepackResult};
+use shared_proto::{DirKey, Key, RepoName};
+
+use super::books::RepoBooks;
+use super::{ServiceResult, append_only_for, begin_change};
+use crate::app::App;
+use crate::policy::append_only;
+use crate::store::durable::Published;
+use crate::store::{BatchDeleteReport, StoreError, StoreResult, Upload};
+
+/// An upload in progress, with its quota reservation.
+pub struct PutObject {
+    upload: Upload,
+    books: Arc<RepoBooks>,
+    key: Key,
+    /// Size of the object this write may replace: an overwrite reserves
+    /// only what it adds.
+    credit: u64,
+    replace: bool,
+    max_bytes: u64,
+}
+
+/// Starts a PUT of `key`: applies append-only, reserves `declared` bytes
+/// (Content-Length) against the quota, then opens the temp file. A
+/// refusal here comes before any byte is written.
+pub async fn begin_put(
+    app: &App,
+    repo: &RepoName,
+    key: &Key,
+    client_digest: Option<String>,
+    declared: Option<u64>,
+) -> ServiceResult<PutObject> {
+    let max_bytes = app.store.max_object_bytes();
+    if declared.is_some_and(|n| n > max_bytes) {
+        return Err(StoreError::TooLarge { limit: max_bytes }.into());
+    }
+    let inflight = begin_change(app, repo, true).await?;
+    let replace = !append_only_for(app, repo) || append_only::may_replace(key);
+    let credit = if replace {
+        app.store.object_size(repo, key).await.unwrap_or(0)
+    } else {
+        0
+    };
+    let books = RepoBooks::new(app, repo, inflight);
+    if let Some(n) = declared {
+        books.reserve_to(n.saturating_sub(credit))?;
+    }
+    let upload = app.store.begin_put(repo, key, client_digest).await?;
+    Ok(PutObject {
+        upload,
+        books,
+        key: key.clone(),
+        credit,
+        replace,
+        max_bytes,
+    })
+}
+
+impl PutObject {
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.upload.received()
+    }
+
+    /// Adds the next piece of the body, reserving its bytes first.
+    pub async fn push(&mut self, chunk: Bytes) -> StoreResult<()> {
+        let total = self.upload.received() + chunk.len() as u64;
+        if total > self.max_bytes {
+            return Err(StoreError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        self.books.reserve_to(total.saturating_sub(self.credit))?;
+        self.upload.push(chunk).await
+    }
+
+    /// Makes the object durable and counts it.
+    pub async fn commit(self) -> ServiceResult<Published> {
+        match self.upload.commit(self.replace, self.books).await {
+            Err(StoreError::Exists(_)) => Err(append_only::overwrite_refusal(&self.key).into()),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// DELETE of `key`.
+pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ServiceResult<()> {
+    if append_only_for(app, repo) {
+        append_only::check_delete(key)?;
+    }
+    let inflight = begin_change(app, repo, false).await?;
+    let books = RepoBooks::new(app, repo, inflight);
+    Ok(app.store.delete(repo, key, books).await?)
+}
+
+/// Whether a batch-delete would be refused before its body is read.
+pub fn check_batch_delete(app: &App, repo: &RepoName) -> ServiceResult<()> {
+    if append_only_for(app, repo) {
+        return Err(append_only::batch_delete_refusal().into());
+    }
+    Ok(())
+}
+
+/// Batch-delete of `keys`.
+pub async fn batch_delete(
+    app: &App,
+    repo: &RepoName,
+    keys: Vec<String>,
+    cleanup_dirs: bool,
+) -> ServiceResult<BatchDeleteReport> {
+    check_batch_delete(app, repo)?;
+    let inflight = begin_change(app, repo, false).await?;
+    let books = RepoBooks::new(app, repo, inflight);
+    Ok(app
+        .store
+        .batch_delete(repo, keys, cleanup_dirs, books)
+        .await?)
+}
+
+/// mkdir of `dir` (creating the repository).
+pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ServiceResult<()> {
+    let _inflight = begin_change(app, repo, true).await?;
+    Ok(app.store.mkdir(repo, dir).await?)
+}
+
+/// `?init` of `repo`.
+pub async fn init(app: &App, repo: &RepoName) -> ServiceResult<()> {
+    let _inflight = begin_change(app, repo, true).await?;
+    Ok(app.store.init(repo).await?)
+}
+
+/// `?repack` of `repo`. Repack is not held to the quota: it is how a
+/// client frees space, and it writes each new pack before deleting its
+/// source.
+pub async fn repack(app: &App, repo: &RepoName, plan: RepackPlan) -> ServiceResult<RepackResult> {
+    if append_only_for(app, repo) {
+        append_only::check_repack(&plan)?;
+    }
+    let inflight = begin_change(app, repo, false).await?;
+    let books = RepoBooks::new(app, repo, inflight);
+    Ok(app
+        .store
+        .repack(repo, plan, app.repack_journal_dir(repo), books)
+        .await?)
+}

@@ -1,0 +1,363 @@
+//! What the server remembers of each repository: policies, usage counters
+//! and freshness, kept in memory for O(1) reads and written through to
+//! the database on every change.
+//!
+//! Each repository's entry has its own mutex. A change to its counters is
+//! made under that mutex and saved before the mutex is released, so the
+//! database never holds an older row than one already acted upon.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use shared_proto::RepoName;
+
+use super::db::{Db, StateResult, sql_err};
+
+/// Object counts of a repository.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes of all objects.
+    pub bytes: u64,
+    /// Number of objects.
+    pub objects: u64,
+    /// Number of packs.
+    pub packs: u64,
+}
+
+/// The persistent record of one repository. Times are Unix milliseconds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RepoRecord {
+    /// When the server first saw the repository.
+    pub created_at: i64,
+    /// Quota override in bytes (`Some(0)` = unlimited); `None` = server default.
+    pub quota_bytes: Option<u64>,
+    /// Append-only override; `Some(true)` turns it on for this repository.
+    pub append_only: Option<bool>,
+    /// How old the last backup may get before operators are alerted.
+    pub freshness_threshold_seconds: Option<u64>,
+    /// Usage counters.
+    pub counters: Counters,
+    /// When a backup last completed.
+    pub last_backup_at: Option<i64>,
+    /// When a new snapshot was stored that no manifest write has committed yet.
+    pub pending_snapshot_at: Option<i64>,
+    /// The files may have changed without the counters (a run that did not
+    /// shut down cleanly was writing): rebuild them before trusting them.
+    pub needs_reconcile: bool,
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A repository's live entry: its record and the bytes reserved by uploads
+/// in flight (memory only: reservations die with the process).
+#[derive(Debug, Default)]
+pub struct Entry {
+    /// The record as saved.
+    pub record: RepoRecord,
+    /// Bytes reserved by uploads not yet committed.
+    pub reserved: u64,
+    /// Whether this run has already marked the repository as changing.
+    marked: bool,
+}
+
+const COLUMNS: &str = "name, created_at, quota_bytes, append_only, freshness_threshold_seconds, used_bytes, objects, packs, last_backup_at, pending_snapshot_at, needs_reconcile";
+
+fn save_row(conn: &Connection, name: &RepoName, r: &RepoRecord) -> StateResult<()> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO repos ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            name.as_str(),
+            r.created_at,
+            r.quota_bytes.map(|q| q as i64),
+            r.append_only,
+            r.freshness_threshold_seconds.map(|s| s as i64),
+            r.counters.bytes as i64,
+            r.counters.objects as i64,
+            r.counters.packs as i64,
+            r.last_backup_at,
+            r.pending_snapshot_at,
+            r.needs_reconcile,
+        ])
+    })
+    .map(|_| ())
+    .map_err(sql_err(format!("save repository {name}")))
+}
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, RepoRecord)> {
+    Ok((
+        row.get(0)?,
+        RepoRecord {
+            created_at: row.get(1)?,
+            quota_bytes: row.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+            append_only: row.get(3)?,
+            freshness_threshold_seconds: row.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+            counters: Counters {
+                bytes: row.get::<_, i64>(5)? as u64,
+                objects: row.get::<_, i64>(6)? as u64,
+                packs: row.get::<_, i64>(7)? as u64,
+            },
+            last_backup_at: row.get(8)?,
+            pending_snapshot_at: row.get(9)?,
+            needs_reconcile: row.get(10)?,
+        },
+    ))
+}
+
+type Shared = Arc<Mutex<Entry>>;
+
+fn lock(e: &Mutex<Entry>) -> MutexGuard<'_, Entry> {
+    e.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every known repository, by name.
+#[derive(Debug)]
+pub struct Repos {
+    db: Arc<Db>,
+    map: Mutex<HashMap<RepoName, Shared>>,
+}
+
+impl Repos {
+    /// Loads every repository record from the database.
+    pub fn load(db: Arc<Db>) -> StateResult<Self> {
+        let rows = db.with(|c| {
+            let mut st = c
+                .prepare(&format!("SELECT {COLUMNS} FROM repos"))
+                .map_err(sql_err("read repositories"))?;
+            let rows = st
+                .query_map([], row_to_record)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err("read repositories"))?;
+            Ok(rows)
+        })?;
+        let mut map = HashMap::new();
+        for (name, record) in rows {
+            match RepoName::parse(&name) {
+                Ok(n) => {
+                    map.insert(
+                        n,
+                        Arc::new(Mutex::new(Entry {
+                            record,
+                            ..Entry::default()
+                        })),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(repo = %name.escape_debug(), error = %e, "ignoring a repository row with an invalid name")
+                }
+            }
+        }
+        Ok(Self {
+            db,
+            map: Mutex::new(map),
+        })
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<RepoName, Shared>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn entry(&self, repo: &RepoName) -> Option<Shared> {
+        self.map().get(repo).cloned()
+    }
+
+    /// A copy of `repo`'s record, if the server knows it.
+    pub fn get(&self, repo: &RepoName) -> Option<RepoRecord> {
+        self.entry(repo).map(|e| lock(&e).record.clone())
+    }
+
+    /// Names of every known repository, sorted.
+    pub fn names(&self) -> Vec<RepoName> {
+        let mut names: Vec<RepoName> = self.map().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The entry of `repo`, created (and saved) if the server did not know
+    /// it. Its `created_at` is now.
+    fn entry_or_create(&self, repo: &RepoName) -> StateResult<Shared> {
+        if let Some(e) = self.entry(repo) {
+            return Ok(e);
+        }
+        let shared = self.map().entry(repo.clone()).or_default().clone();
+        let mut e = lock(&shared);
+        if e.record.created_at == 0 {
+            let mut record = e.record.clone();
+            record.created_at = now_ms();
+            self.db.with(|c| save_row(c, repo, &record))?;
+            e.record = record;
+        }
+        drop(e);
+        Ok(shared)
+    }
+
+    /// Called before this run first changes `repo` on disk: records the
+    /// repository if new and marks it as changing, so that a crash from
+    /// here on makes the next start rebuild its counters. Writes to the
+    /// database at most once per repository per run.
+    pub fn begin_change(&self, repo: &RepoName) -> StateResult<()> {
+        let shared = self.entry_or_create(repo)?;
+        let mut e = lock(&shared);
+        if e.marked {
+            return Ok(());
+        }
+        let mut record = e.record.clone();
+        record.needs_reconcile = true;
+        self.db.with(|c| save_row(c, repo, &record))?;
+        e.record = record;
+        e.marked = true;
+        Ok(())
+    }
+
+    /// Whether `repo` was already marked as changing in this run.
+    pub fn is_marked(&self, repo: &RepoName) -> bool {
+        self.entry(repo).is_some_and(|e| lock(&e).marked)
+    }
+
+    /// Applies `f` to `repo`'s entry and saves the record, all under the
+    /// entry's mutex. The change stays in memory even if the save fails:
+    /// it describes files that already changed, and the repository stays
+    /// marked for a rebuild at the next start.
+    pub fn record<T>(&self, repo: &RepoName, f: impl FnOnce(&mut Entry) -> T) -> StateResult<T> {
+        let shared = self.entry_or_create(repo)?;
+        let mut e = lock(&shared);
+        let out = f(&mut e);
+        self.db.with(|c| save_row(c, repo, &e.record))?;
+        Ok(out)
+    }
+
+    /// Runs `f` on `repo`'s entry under its mutex without saving: for
+    /// reservations, which live in memory only.
+    pub fn with_entry<T>(
+        &self,
+        repo: &RepoName,
+        f: impl FnOnce(&mut Entry) -> T,
+    ) -> StateResult<T> {
+        let shared = self.entry_or_create(repo)?;
+        let mut e = lock(&shared);
+        Ok(f(&mut e))
+    }
+
+    /// Changes `repo`'s policies (quota, append-only, freshness
+    /// threshold): applied only once saved.
+    pub fn set_policy(&self, repo: &RepoName, f: impl FnOnce(&mut RepoRecord)) -> StateResult<()> {
+        let shared = self.entry_or_create(repo)?;
+        let mut e = lock(&shared);
+        let mut record = e.record.clone();
+        f(&mut record);
+        self.db.with(|c| save_row(c, repo, &record))?;
+        e.record = record;
+        Ok(())
+    }
+
+    /// Called at a clean shutdown, when no change is in flight: every
+    /// counter is exact, so nothing needs a rebuild at the next start.
+    pub fn mark_all_settled(&self) -> StateResult<()> {
+        self.db.with(|c| {
+            c.execute("UPDATE repos SET needs_reconcile = 0", [])
+                .map_err(sql_err("mark repositories settled"))
+        })?;
+        for e in self.map().values() {
+            let mut e = lock(e);
+            e.record.needs_reconcile = false;
+            e.marked = false;
+        }
+        Ok(())
+    }
+
+    /// Repositories whose counters must be rebuilt before use.
+    pub fn needing_reconcile(&self) -> Vec<RepoName> {
+        let mut v: Vec<RepoName> = self
+            .map()
+            .iter()
+            .filter(|(_, e)| lock(e).record.needs_reconcile)
+            .map(|(n, _)| n.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the database holds a row for `repo`.
+    pub fn is_saved(&self, repo: &RepoName) -> StateResult<bool> {
+        self.db.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM repos WHERE name = ?1",
+                [repo.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql_err("read a repository"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(n: &str) -> RepoName {
+        RepoName::parse(n).unwrap()
+    }
+
+    fn db() -> Arc<Db> {
+        Arc::new(Db::open_in_memory().unwrap())
+    }
+
+    #[test]
+    fn a_recorded_change_is_read_back_after_reloading() {
+        let db = db();
+        let repos = Repos::load(db.clone()).unwrap();
+        repos
+            .record(&repo("a"), |e| {
+                e.record.counters.bytes = 42;
+                e.record.last_backup_at = Some(7);
+            })
+            .unwrap();
+        let again = Repos::load(db).unwrap();
+        let r = again.get(&repo("a")).unwrap();
+        assert_eq!(r.counters.bytes, 42);
+        assert_eq!(r.last_backup_at, Some(7));
+        assert!(r.created_at > 0);
+    }
+
+    #[test]
+    fn a_change_marks_the_repository_until_a_clean_shutdown() {
+        let db = db();
+        let repos = Repos::load(db.clone()).unwrap();
+        repos.begin_change(&repo("a")).unwrap();
+        assert_eq!(
+            Repos::load(db.clone()).unwrap().needing_reconcile(),
+            vec![repo("a")]
+        );
+        repos.mark_all_settled().unwrap();
+        assert!(Repos::load(db).unwrap().needing_reconcile().is_empty());
+    }
+
+    #[test]
+    fn policies_survive_a_reload() {
+        let db = db();
+        let repos = Repos::load(db.clone()).unwrap();
+        repos
+            .set_policy(&repo("a"), |r| {
+                r.quota_bytes = Some(10);
+                r.append_only = Some(true);
+                r.freshness_threshold_seconds = Some(86400);
+            })
+            .unwrap();
+        let r = Repos::load(db).unwrap().get(&repo("a")).unwrap();
+        assert_eq!(
+            (r.quota_bytes, r.append_only, r.freshness_threshold_seconds),
+            (Some(10), Some(true), Some(86400))
+        );
+    }
+}
