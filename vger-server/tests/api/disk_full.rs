@@ -63,11 +63,17 @@ async fn a_full_disk_is_507_and_leaves_no_temp_file() {
         s.status(Method::GET, "r/index").await,
         StatusCode::NOT_FOUND
     );
+    let stats = s.stats("r").await;
+    assert_eq!(
+        (stats["total_bytes"].clone(), stats["total_objects"].clone()),
+        (1.into(), 1.into())
+    );
     // Space is back once the failed upload is gone: the server still writes.
     assert_eq!(
         s.put("r/index", noise(2, 100_000)).await,
         StatusCode::CREATED
     );
+    assert_eq!(s.stats("r").await["total_bytes"], 100_001);
 }
 
 #[tokio::test]

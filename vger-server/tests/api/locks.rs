@@ -125,3 +125,43 @@ async fn an_oversized_lock_body_is_413() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(lock(&s, "vm", 1).await, StatusCode::CREATED);
 }
+
+async fn lock_as(s: &TestServer, host: &str) -> StatusCode {
+    lock(s, host, 1).await
+}
+
+#[tokio::test]
+async fn a_backup_that_outlasts_the_ttl_keeps_its_lock_until_it_stops() {
+    let s = TestServer::start_with("lock_ttl_seconds = 2").await;
+    assert_eq!(lock_as(&s, "first").await, StatusCode::CREATED);
+    // Five seconds of writes, well past the two-second lease.
+    for i in 0..10 {
+        s.put(&format!("r/snapshots/s{i}"), "x").await;
+        assert_eq!(
+            lock_as(&s, "second").await,
+            StatusCode::CONFLICT,
+            "write {i}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The first client crashed: no unlock. Still held within the lease...
+    assert_eq!(lock_as(&s, "second").await, StatusCode::CONFLICT);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // ...gone from the list once it lapses, and free for the next client.
+    let live: serde_json::Value = s.json(Method::GET, "r/locks").await;
+    assert_eq!(live, serde_json::json!([]));
+    assert_eq!(lock_as(&s, "second").await, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_refused_contender_does_not_extend_the_lease() {
+    let s = TestServer::start_with("lock_ttl_seconds = 1").await;
+    assert_eq!(lock_as(&s, "first").await, StatusCode::CREATED);
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if lock_as(&s, "second").await == StatusCode::CREATED {
+            return;
+        }
+    }
+    panic!("the lock never lapsed while only a contender was asking");
+}

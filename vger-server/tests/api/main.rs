@@ -3,13 +3,17 @@
 
 mod support;
 
+mod append_only_repo;
 mod auth;
 mod client_sessions;
 mod disk_full;
+mod freshness;
 mod hostile;
 mod listing;
 mod locks;
 mod objects;
+mod persistence;
+mod quota;
 mod ranges;
 mod repack;
 mod repo_ops;

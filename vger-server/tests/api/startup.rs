@@ -28,7 +28,7 @@ async fn temp_files_left_by_a_crash_are_removed_at_start_up() {
     );
 }
 
-fn binary() -> &'static str {
+pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_vger-server")
 }
 
@@ -39,7 +39,7 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
 }
 
 /// A config in `dir` with `data_dir = dir/data` and the given extra lines.
-fn config_with(dir: &Path, lines: &str) -> std::path::PathBuf {
+pub(crate) fn config_with(dir: &Path, lines: &str) -> std::path::PathBuf {
     write_config(
         dir,
         &format!("[server]\ndata_dir = {:?}\n{lines}\n", dir.join("data")),
@@ -61,7 +61,7 @@ fn server_command(config: &Path, env_token: Option<&str>) -> Command {
 }
 
 /// Runs the binary to completion with a 10 s limit; returns (code, stderr).
-fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
+pub(crate) fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
     let mut child = server_command(config, env_token).spawn().unwrap();
     for _ in 0..100 {
         if let Some(status) = child.try_wait().unwrap() {
@@ -80,7 +80,7 @@ fn run_to_exit(config: &Path, env_token: Option<&str>) -> (i32, String) {
     panic!("the server did not exit on a bad configuration");
 }
 
-fn assert_refused(code: i32, err: &str, needle: &str) {
+pub(crate) fn assert_refused(code: i32, err: &str, needle: &str) {
     assert_ne!(code, 0, "{err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -157,7 +157,7 @@ fn a_missing_config_file_is_refused() {
 }
 
 /// Settings for a child server: a free port, and JSON logs that tell which.
-const CHILD_LINES: &str = "listen = \"127.0.0.1:0\"\nlog_format = \"json\"";
+pub(crate) const CHILD_LINES: &str = "listen = \"127.0.0.1:0\"\nlog_format = \"json\"";
 
 /// A server running as a child process.
 pub struct ChildServer {

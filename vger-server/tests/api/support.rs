@@ -2,14 +2,19 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use blake2::Digest;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vger_server::app::App;
 use vger_server::config::Config;
 use vger_server::server;
+use vger_server::service::lifecycle;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -18,7 +23,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The server's state, for tests that set what the admin API will.
+    pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for TestServer {
@@ -53,19 +61,64 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         let serve_app = app.clone();
-        tokio::spawn(async move {
-            server::serve(listener, serve_app, async {
+        let task = tokio::spawn(async move {
+            server::serve(listener, serve_app.clone(), async {
                 let _ = rx.await;
             })
             .await
             .unwrap();
+            lifecycle::settle(&serve_app, Duration::from_secs(10)).await;
         });
         Self {
             addr,
             dir,
             client: reqwest::Client::builder().build().unwrap(),
+            app,
             shutdown: Some(tx),
+            task: Some(task),
         }
+    }
+
+    /// Stops the server as a shutdown signal would, waits until it has
+    /// let go of the data dir, and hands the dir back for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        for _ in 0..200 {
+            if Arc::strong_count(&self.app) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            Arc::strong_count(&self.app),
+            1,
+            "the server still holds its state"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Stops the server and starts a new one on the same data dir.
+    pub async fn restart(self, extra: &str) -> Self {
+        let dir = self.stop().await;
+        Self::start_in(dir, extra).await
+    }
+
+    /// `GET <repo>?stats` as JSON.
+    pub async fn stats(&self, repo: &str) -> serde_json::Value {
+        self.json(Method::GET, &format!("{repo}?stats")).await
+    }
+
+    /// Sets `repo`'s policies through the state layer (what the admin API
+    /// will do).
+    pub fn set_policy(&self, repo: &str, f: impl FnOnce(&mut vger_server::state::RepoRecord)) {
+        let repo = shared_proto::RepoName::parse(repo).unwrap();
+        self.app.state.repos.set_policy(&repo, f).unwrap();
     }
 
     /// The data dir.
