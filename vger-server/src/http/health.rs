@@ -1,4 +1,5 @@
-//! `GET /health`: cheap, unauthenticated, 503 when the data dir is unusable.
+//! `GET /health`: cheap, unauthenticated, 503 when the data dir or the
+//! state database is unusable.
 
 use std::sync::Arc;
 
@@ -15,7 +16,12 @@ use crate::app::App;
 /// `public_health_details = false`; a valid token always does.
 pub async fn health(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let version = env!("CARGO_PKG_VERSION").to_owned();
-    let probe = match app.store.probe().await {
+    let state = app.state.clone();
+    let state_ok = tokio::task::spawn_blocking(move || state.db.check())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| format!("state database unusable: {e}")));
+    let probe = match state_ok.and(app.store.probe().await) {
         Ok(p) => p,
         Err(why) => {
             let mut res = json_ok(&Health {

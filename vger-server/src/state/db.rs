@@ -147,8 +147,15 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database file is still in place and answers a
+    /// trivial query.
     pub fn check(&self) -> StateResult<()> {
+        if self.path != Path::new(":memory:") {
+            std::fs::metadata(&self.path).map_err(|source| StateError::Dir {
+                path: self.path.display().to_string(),
+                source,
+            })?;
+        }
         self.with(|c| {
             c.query_row("SELECT count(*) FROM repos", [], |_| Ok(()))
                 .map_err(sql_err("read"))

@@ -119,3 +119,18 @@ async fn health_is_503_when_the_data_dir_is_gone() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_ne!(v["status"], "ok");
 }
+
+#[tokio::test]
+async fn health_is_503_naming_the_state_when_its_database_is_gone() {
+    let outside = tempfile::tempdir().unwrap();
+    let state_dir = outside.path().join("state");
+    let s = TestServer::start_with(&format!("state_dir = {state_dir:?}")).await;
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    let r = s.client.get(s.url("health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["status"].as_str().unwrap().contains("state database"),
+        "{v}"
+    );
+}
