@@ -31,7 +31,10 @@ fn populate(repo: &Path, n: usize) {
         std::fs::write(repo.join(name), name).unwrap();
     }
     for i in 0..n {
-        let hex = format!("{:064x}", (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+        let hex = format!(
+            "{:064x}",
+            (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+        );
         std::fs::write(repo.join(format!("packs/{}/{hex}", &hex[..2])), [0u8; 64]).unwrap();
     }
 }
@@ -66,7 +69,10 @@ fn main() {
     let repo = cfg.data_dir.join("r");
     let t = Instant::now();
     populate(&repo, n);
-    println!("state_scale: {n} objects written in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "state_scale: {n} objects written in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // Baseline: walking the repository (median of 5, warm cache).
     let store = vger_server::store::RepoStore::open(&cfg.data_dir, 1 << 30).unwrap();
@@ -124,9 +130,18 @@ fn main() {
         }
         out
     });
-    println!("state_scale: baseline walk of the repository (old ?stats, old start-up clean): {}", ms(walk));
-    println!("state_scale: first start without state (counts every object):   {}", ms(first_start));
-    println!("state_scale: start with state (median of 5):                    {}", ms(start));
+    println!(
+        "state_scale: baseline walk of the repository (old ?stats, old start-up clean): {}",
+        ms(walk)
+    );
+    println!(
+        "state_scale: first start without state (counts every object):   {}",
+        ms(first_start)
+    );
+    println!(
+        "state_scale: start with state (median of 5):                    {}",
+        ms(start)
+    );
     println!(
         "state_scale: ?stats over HTTP, 1000 requests: median {}, p99 {}, max {}",
         ms(median(latencies.clone())),

@@ -117,6 +117,19 @@ fn stats_triple(v: &Value) -> (u64, u64, u64) {
 #[tokio::test]
 async fn a_kill_in_the_middle_of_uploads_leaves_exact_counters_and_no_temp_file() {
     let d = tempfile::tempdir().unwrap();
+    // An override set through the state layer, as the admin API will.
+    let state = vger_server::state::State::open(
+        &d.path().join("data/.vger-server"),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    state
+        .repos
+        .set_policy(&shared_proto::RepoName::parse("r").unwrap(), |r| {
+            r.quota_bytes = Some(50_000_000)
+        })
+        .unwrap();
+    drop(state);
     let c = config_with(d.path(), &format!("{CHILD_LINES}\ntoken = \"{TOKEN}\""));
     let server = spawn_server(&c, None);
     let base = format!("http://{}", server.addr);
@@ -202,6 +215,7 @@ async fn a_kill_in_the_middle_of_uploads_leaves_exact_counters_and_no_temp_file(
     assert_eq!(stats_triple(&stats), counted_from_files(&repo_dir));
     assert_eq!(stats_triple(&stats).2, 20);
     assert_eq!(stats["last_backup_at"], stats_before["last_backup_at"]);
+    assert_eq!(stats["quota_bytes"], 50_000_000);
     let locks: Value = client
         .get(format!("{base}/r/locks"))
         .bearer_auth(TOKEN)
@@ -342,4 +356,19 @@ async fn a_configured_state_dir_keeps_the_state_outside_the_data_dir() {
     assert!(!s.data().join(".vger-server/state.sqlite3").exists());
     let listed: Vec<String> = s.json(Method::GET, "").await;
     assert_eq!(listed, vec!["r"]);
+}
+
+#[tokio::test]
+async fn a_repository_copied_in_while_the_server_runs_is_counted_on_first_use() {
+    let s = TestServer::start().await;
+    copy_fixture("client-0.16", &s.data(), "copied");
+    let stats = s.stats("copied").await;
+    assert_eq!(
+        stats_triple(&stats),
+        counted_from_files(&s.data().join("copied"))
+    );
+    assert!(
+        stats["last_backup_at"].is_string(),
+        "estimated from its snapshots"
+    );
 }
