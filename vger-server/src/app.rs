@@ -43,8 +43,9 @@ pub struct App {
     pub state_dir: PathBuf,
     /// When the server started.
     pub started: Instant,
-    /// The exclusive lock on the data dir, held while this state lives.
-    _data_dir_lock: std::fs::File,
+    /// The exclusive locks on the data dir (and state dir), held while
+    /// this state lives.
+    _dir_locks: Vec<std::fs::File>,
 }
 
 impl App {
@@ -53,7 +54,7 @@ impl App {
         config: &Config,
         store: RepoStore,
         state: Arc<State>,
-        data_dir_lock: std::fs::File,
+        dir_locks: Vec<std::fs::File>,
     ) -> Self {
         Self {
             store,
@@ -68,7 +69,7 @@ impl App {
             },
             state_dir: config.state_dir.clone(),
             started: Instant::now(),
-            _data_dir_lock: data_dir_lock,
+            _dir_locks: dir_locks,
         }
     }
 

@@ -57,8 +57,8 @@ pub struct Opened {
     pub store: RepoStore,
     /// The state.
     pub state: State,
-    /// The exclusive lock on the data dir.
-    pub lock: std::fs::File,
+    /// The exclusive locks on the data dir (and a separate state dir).
+    pub lock: Vec<std::fs::File>,
 }
 
 /// Creates the data dir if missing, proves it writable, locks it against a
@@ -79,7 +79,8 @@ pub fn open_data_dir(config: &Config) -> Result<Opened, StartError> {
     let (probe, _) = durable::create_temp(dir)
         .map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
     let _ = std::fs::remove_file(probe);
-    let lock = lock_data_dir(dir)?;
+    let mut lock = vec![lock_data_dir(dir)?];
+    lock.extend(lock_state_dir(config)?);
     let store = RepoStore::open(dir, config.max_object_bytes)
         .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
     let state = State::open(&config.state_dir, config.lock_ttl)
@@ -128,32 +129,72 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
 /// two servers on one data dir would delete each other's uploads at
 /// start-up and race on repacks.
 fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let state = dir.join(STATE_DIR_NAME);
+    lock_in(&state).map_err(|e| data_dir_err(dir, e))
+}
+
+/// Creates `dir` (mode 0700) and takes the exclusive lock on `dir/lock`.
+fn lock_in(dir: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&state)
-        .map_err(|e| data_dir_err(dir, format!("cannot create {}: {e}", state.display())))?;
-    let path = state.join("lock");
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| data_dir_err(dir, format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(file),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(data_dir_err(
-            dir,
-            "is in use by another vger-server process (it holds .vger-server/lock); stop it first",
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
+            "is in use by another vger-server process (it holds {}); stop it first",
+            path.display()
         )),
-        Err(e) => Err(data_dir_err(
-            dir,
-            format!("cannot lock {}: {e}", path.display()),
-        )),
+        Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
     }
+}
+
+/// Checks that the state dir cannot be mistaken for a repository, and
+/// locks it too when it lies outside the data dir (two servers must not
+/// share one state database either).
+fn lock_state_dir(config: &Config) -> Result<Option<std::fs::File>, StartError> {
+    let bad =
+        |m: String| StartError::State(format!("state_dir {}: {m}", config.state_dir.display()));
+    let default = config.data_dir.join(STATE_DIR_NAME);
+    std::fs::create_dir_all(&config.state_dir)
+        .map_err(|e| bad(format!("cannot create it: {e}")))?;
+    let (data, state, default) = match (
+        config.data_dir.canonicalize(),
+        config.state_dir.canonicalize(),
+        default.canonicalize(),
+    ) {
+        (Ok(d), Ok(s), Ok(x)) => (d, s, x),
+        (_, Err(e), _) | (Err(e), _, _) | (_, _, Err(e)) => {
+            return Err(bad(format!("cannot resolve it: {e}")));
+        }
+    };
+    if state == default {
+        return Ok(None);
+    }
+    if let Ok(inside) = state.strip_prefix(&data) {
+        let hidden = inside
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .is_some_and(|c| c.starts_with('.'));
+        if !hidden {
+            return Err(bad(format!(
+                "lies inside data_dir {} where it would be served as a repository; put it outside data_dir, or in a directory whose name starts with a dot",
+                config.data_dir.display()
+            )));
+        }
+    }
+    lock_in(&state).map(Some).map_err(bad)
 }
 
 /// Binds the configured address.

@@ -172,11 +172,26 @@ pub async fn dispatch(
             return Err(e);
         }
     };
-    if let Some(repo) = route.renews_locks_of() {
+    let renews = route.renews_locks_of().cloned();
+    if let Some(repo) = &renews {
         service_locks::renew(&app, repo).await?;
     }
-    let shared = &app;
-    let app = app.as_ref();
+    let result = handle(&app, route, headers, body).await;
+    // Again at the end: a long upload or repack counts as activity until
+    // it finishes, not only when it starts.
+    if let Some(repo) = &renews {
+        service_locks::renew(&app, repo).await?;
+    }
+    result
+}
+
+async fn handle(
+    shared: &Arc<App>,
+    route: Route,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let app = shared.as_ref();
     match route {
         Route::ListRepos => repo_ops::list_repos(app).await,
         Route::List(repo, dir) => objects::list(app, &repo, dir).await,

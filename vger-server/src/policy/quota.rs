@@ -5,7 +5,9 @@
 //! A write reserves what it may add before the bytes reach the disk
 //! (Content-Length up front, otherwise chunk by chunk) and turns the
 //! reservation into usage when it commits. Usage plus every reservation
-//! never exceeds the limit, so neither does usage.
+//! never exceeds the limit, so neither does usage; the one exception is a
+//! repack, which reserves its new packs less the sources it deletes, and
+//! so may pass the limit while it runs by at most what it then frees.
 
 use std::sync::Arc;
 
@@ -72,7 +74,7 @@ fn reserve_in(
             });
         }
     }
-    entry.reserved += need;
+    entry.reserved = entry.reserved.saturating_add(need);
     Ok(())
 }
 

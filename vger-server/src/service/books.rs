@@ -21,6 +21,7 @@ pub struct RepoBooks {
     store: RepoStore,
     repo: RepoName,
     reservation: Mutex<Reservation>,
+    credit_key: Mutex<Option<String>>,
     _inflight: InflightGuard,
 }
 
@@ -29,6 +30,9 @@ pub struct RepoBooks {
 pub(crate) fn reserve_err(e: ReserveError) -> StoreError {
     match e {
         ReserveError::Quota(q) => StoreError::OverQuota(q.to_string()),
+        ReserveError::State(s) if s.is_disk_full() => {
+            StoreError::DiskFull(format!("the state database ({s})"))
+        }
         ReserveError::State(s) => StoreError::Io {
             context: "record the repository".into(),
             source: std::io::Error::other(s.to_string()),
@@ -48,8 +52,25 @@ impl RepoBooks {
                 repo.clone(),
                 app.settings.quota_bytes,
             )),
+            credit_key: Mutex::new(None),
             _inflight: inflight,
         })
+    }
+
+    /// Claims the right to count `key`'s current size as credit for this
+    /// write; only one write per key holds it at a time. Returns whether
+    /// the claim was granted.
+    pub fn claim_credit(&self, key: &Key) -> bool {
+        let name = key.as_str().to_owned();
+        let granted = self
+            .state
+            .repos
+            .with_entry(&self.repo, |e| e.credited.insert(name.clone()))
+            .unwrap_or(false);
+        if granted {
+            *self.credit_key.lock().unwrap_or_else(|p| p.into_inner()) = Some(name);
+        }
+        granted
     }
 
     fn reservation(&self) -> std::sync::MutexGuard<'_, Reservation> {
@@ -120,6 +141,21 @@ impl Ledger for RepoBooks {
             // the repository stays marked, so the next start rebuilds the
             // saved counters from the files.
             tracing::error!(repo = %self.repo, error = %e, "could not save the repository's counters");
+        }
+    }
+}
+
+impl Drop for RepoBooks {
+    fn drop(&mut self) {
+        let claimed = self
+            .credit_key
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(name) = claimed {
+            let _ = self.state.repos.with_entry(&self.repo, |e| {
+                e.credited.remove(&name);
+            });
         }
     }
 }

@@ -44,12 +44,18 @@ pub fn startup(store: &RepoStore, state: &State, state_dir: &Path) -> ServiceRes
     let flagged: HashSet<RepoName> = state.repos.needing_reconcile().into_iter().collect();
     let known: HashSet<RepoName> = state.repos.names().into_iter().collect();
     let present: HashSet<&RepoName> = on_disk.iter().collect();
-    // Flagged repositories whose directory is gone hold nothing.
-    for repo in flagged.iter().filter(|r| !present.contains(r)) {
-        state.repos.record(repo, |e| {
-            e.record.counters = Counters::default();
-            e.record.needs_reconcile = false;
-        })?;
+    // Known repositories whose directory is gone hold nothing.
+    for repo in known.iter().filter(|r| !present.contains(r)) {
+        let stale = state
+            .repos
+            .get(repo)
+            .is_some_and(|r| r.needs_reconcile || r.counters != Counters::default());
+        if stale {
+            state.repos.record(repo, |e| {
+                e.record.counters = Counters::default();
+                e.record.needs_reconcile = false;
+            })?;
+        }
     }
     let mut rebuilt = Vec::new();
     for repo in &on_disk {

@@ -108,11 +108,19 @@ pub(crate) async fn begin_change(
     if app.state.repos.is_marked(repo) {
         return Ok(guard);
     }
-    if !creates && !app.store.repo_exists(repo).await? {
+    let exists = app.store.repo_exists(repo).await?;
+    if !creates && !exists {
         return Ok(guard);
     }
-    let state = app.state.clone();
-    let repo = repo.clone();
-    blocking(move || Ok(state.repos.begin_change(&repo)?)).await?;
+    let (store, state, repo) = (app.store.clone(), app.state.clone(), repo.clone());
+    blocking(move || {
+        // A repository that appeared on disk while the server ran (copied
+        // in by an operator) is counted before its first change.
+        if exists && state.repos.get(&repo).is_none() {
+            reconcile::reconcile_repo(&store, &state, &repo, reconcile::Rebuild::Live)?;
+        }
+        Ok(state.repos.begin_change(&repo)?)
+    })
+    .await?;
     Ok(guard)
 }

@@ -1,7 +1,7 @@
 //! Rebuilding the counters from the files: at start-up when the state is
 //! missing or a crash may have left counters behind the files, on demand
 //! (`vger-server reconcile`), and for a repository that appears on disk
-//! while the server runs.
+//! while the server runs (on its first `?stats` or change).
 
 use std::time::UNIX_EPOCH;
 

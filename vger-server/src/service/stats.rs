@@ -1,7 +1,5 @@
 //! `?stats`: answered from the counters, in O(1).
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use shared_proto::RepoName;
 use shared_proto::api::RepoStats;
 
@@ -9,13 +7,8 @@ use super::reconcile::{Rebuild, reconcile_repo};
 use super::{ServiceResult, blocking};
 use crate::app::App;
 use crate::policy::quota::limit_for;
+use crate::state::rfc3339_ms;
 use crate::store::StoreError;
-
-/// Unix milliseconds as RFC 3339 (seconds precision, UTC).
-pub fn rfc3339_ms(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
 
 /// The statistics of `repo`.
 pub async fn stats(app: &std::sync::Arc<App>, repo: &RepoName) -> ServiceResult<RepoStats> {

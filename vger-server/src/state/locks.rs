@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::params;
 use shared_proto::RepoName;
 use shared_proto::api::{LockInfo, LockRequest};
 
 use super::db::{Db, StateError, StateResult, sql_err};
-use super::repos::now_ms;
+use super::repos::{now_ms, rfc3339_ms};
 
 /// One held lock.
 #[derive(Debug, Clone)]
@@ -66,17 +66,16 @@ pub enum Acquired {
 
 type Table = HashMap<RepoName, HashMap<String, Held>>;
 
-fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
 /// All server locks, by repository and lock id.
 #[derive(Debug)]
 pub struct LockTable {
     ttl: Duration,
     db: Arc<Db>,
     locks: Mutex<Table>,
+    /// Held by every change from its decision until it is saved, so saves
+    /// land in order while the table mutex is only held for memory work
+    /// (request threads list locks without waiting for a disk write).
+    save: Mutex<()>,
 }
 
 impl LockTable {
@@ -115,6 +114,7 @@ impl LockTable {
             ttl,
             db,
             locks: Mutex::new(table),
+            save: Mutex::new(()),
         })
     }
 
@@ -129,6 +129,10 @@ impl LockTable {
 
     fn table(&self) -> MutexGuard<'_, Table> {
         self.locks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn saving(&self) -> MutexGuard<'_, ()> {
+        self.save.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn save(&self, repo: &RepoName, id: &str, h: &Held) -> StateResult<()> {
@@ -172,8 +176,8 @@ impl LockTable {
         who: &LockRequest,
     ) -> Result<Acquired, LockError> {
         let now = now_ms();
-        let mut all = self.table();
-        let current = all.get(repo).and_then(|m| m.get(id)).cloned();
+        let _save = self.saving();
+        let current = self.table().get(repo).and_then(|m| m.get(id)).cloned();
         let mut acquired = Acquired::Fresh;
         let mut acquired_at = now;
         if let Some(h) = current.filter(|h| h.expires_at > now) {
@@ -183,7 +187,7 @@ impl LockTable {
                     id: id.to_owned(),
                     hostname: h.hostname.clone(),
                     pid: h.pid,
-                    since: rfc3339(h.acquired_at),
+                    since: rfc3339_ms(h.acquired_at),
                     ttl_seconds: self.ttl.as_secs(),
                 });
             }
@@ -198,7 +202,8 @@ impl LockTable {
             saved_expires_at: now + self.ttl_ms(),
         };
         self.save(repo, id, &held)?;
-        all.entry(repo.clone())
+        self.table()
+            .entry(repo.clone())
             .or_default()
             .insert(id.to_owned(), held);
         Ok(acquired)
@@ -207,11 +212,12 @@ impl LockTable {
     /// Releases lock `id`; `false` when no live lock had that id.
     pub fn release(&self, repo: &RepoName, id: &str) -> StateResult<bool> {
         let now = now_ms();
-        let mut all = self.table();
-        let Some(held) = all.get(repo).and_then(|m| m.get(id)).cloned() else {
+        let _save = self.saving();
+        let Some(held) = self.table().get(repo).and_then(|m| m.get(id)).cloned() else {
             return Ok(false);
         };
         self.forget(repo, id)?;
+        let mut all = self.table();
         if let Some(m) = all.get_mut(repo) {
             m.remove(id);
             if m.is_empty() {
@@ -223,27 +229,31 @@ impl LockTable {
 
     /// Renews the lease of every live lock of `repo`: called on each
     /// mutating request to it. The database copy is brought up to date
-    /// when it lags by more than a fraction of the lease, so a busy backup
-    /// costs a write now and then rather than one per request, and a
-    /// restart shortens a lease by at most that fraction.
+    /// when it lags by more than a quarter of the lease or a second,
+    /// whichever is less, so a busy backup costs about one write a second
+    /// rather than one per request, and a restart shortens a lease by at
+    /// most that much.
     pub fn touch(&self, repo: &RepoName) -> StateResult<()> {
         let now = now_ms();
         let slack = (self.ttl_ms() / 4).min(1000);
-        let mut all = self.table();
-        let Some(m) = all.get_mut(repo) else {
-            return Ok(());
+        let _save = self.saving();
+        let due: Vec<(String, Held)> = {
+            let mut all = self.table();
+            let Some(m) = all.get_mut(repo) else {
+                return Ok(());
+            };
+            m.iter_mut()
+                .filter(|(_, h)| h.expires_at > now)
+                .filter_map(|(id, h)| {
+                    h.expires_at = now + self.ttl_ms();
+                    (h.expires_at - h.saved_expires_at > slack).then(|| (id.clone(), h.clone()))
+                })
+                .collect()
         };
-        let mut due = Vec::new();
-        for (id, h) in m.iter_mut().filter(|(_, h)| h.expires_at > now) {
-            h.expires_at = now + self.ttl_ms();
-            if h.expires_at - h.saved_expires_at > slack {
-                due.push((id.clone(), h.clone()));
-            }
-        }
         for (id, h) in due {
             self.save(repo, &id, &h)?;
-            if let Some(h) = m.get_mut(&id) {
-                h.saved_expires_at = h.expires_at;
+            if let Some(live) = self.table().get_mut(repo).and_then(|m| m.get_mut(&id)) {
+                live.saved_expires_at = h.expires_at;
             }
         }
         Ok(())
@@ -269,7 +279,7 @@ impl LockTable {
                 id: id.clone(),
                 hostname: h.hostname.clone(),
                 pid: h.pid,
-                acquired_at: rfc3339(h.acquired_at),
+                acquired_at: rfc3339_ms(h.acquired_at),
                 ttl_seconds: ttl,
             })
             .collect();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use db::{Db, Opened, StateError, StateResult};
 pub use locks::{Acquired, LockError, LockTable};
-pub use repos::{Counters, Entry, RepoRecord, Repos, now_ms};
+pub use repos::{Counters, Entry, RepoRecord, Repos, now_ms, rfc3339_ms};
 
 /// The open state.
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 //! made under that mutex and saved before the mutex is released, so the
 //! database never holds an older row than one already acted upon.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -56,16 +56,46 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A repository's live entry: its record and the bytes reserved by uploads
-/// in flight (memory only: reservations die with the process).
+/// The last instant RFC 3339 can write (9999-12-31T23:59:59Z), in ms.
+const LAST_RFC3339_MS: i64 = 253_402_300_799_000;
+
+/// Unix milliseconds as RFC 3339 (UTC, seconds), clamped to the years
+/// RFC 3339 can write (a file's mtime can be anything).
+pub fn rfc3339_ms(ms: i64) -> String {
+    let ms = ms.clamp(0, LAST_RFC3339_MS) as u64;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// A repository's live entry: its record, and what lives in memory only
+/// (reservations and overwrite credits of uploads in flight die with the
+/// process).
 #[derive(Debug, Default)]
 pub struct Entry {
-    /// The record as saved.
+    /// The record as last changed.
     pub record: RepoRecord,
     /// Bytes reserved by uploads not yet committed.
     pub reserved: u64,
+    /// Keys whose current size an upload in flight may count as credit:
+    /// only one upload per key gets it, so concurrent overwrites cannot
+    /// each stream the old size for free.
+    pub credited: HashSet<String>,
     /// Whether this run has already marked the repository as changing.
     marked: bool,
+    /// A save failed: the saved counters may be behind the files, so the
+    /// repository stays marked for a rebuild even at a clean shutdown.
+    drifted: bool,
+}
+
+/// One repository's entry, and the mutex that orders its saves. The entry
+/// mutex is only ever held for in-memory work, so request threads that
+/// read it (quota checks, stats) never wait for a disk write; writers hold
+/// the save mutex from their change until it is saved, so saves land in
+/// the order the changes were made.
+#[derive(Debug, Default)]
+struct Slot {
+    entry: Mutex<Entry>,
+    save: Mutex<()>,
 }
 
 const COLUMNS: &str = "name, created_at, quota_bytes, append_only, freshness_threshold_seconds, used_bytes, objects, packs, last_backup_at, pending_snapshot_at, needs_reconcile";
@@ -113,10 +143,10 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, RepoRecor
     ))
 }
 
-type Shared = Arc<Mutex<Entry>>;
+type Shared = Arc<Slot>;
 
-fn lock(e: &Mutex<Entry>) -> MutexGuard<'_, Entry> {
-    e.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Every known repository, by name.
@@ -143,13 +173,9 @@ impl Repos {
         for (name, record) in rows {
             match RepoName::parse(&name) {
                 Ok(n) => {
-                    map.insert(
-                        n,
-                        Arc::new(Mutex::new(Entry {
-                            record,
-                            ..Entry::default()
-                        })),
-                    );
+                    let slot = Slot::default();
+                    lock(&slot.entry).record = record;
+                    map.insert(n, Arc::new(slot));
                 }
                 Err(e) => {
                     tracing::warn!(repo = %name.escape_debug(), error = %e, "ignoring a repository row with an invalid name")
@@ -172,7 +198,7 @@ impl Repos {
 
     /// A copy of `repo`'s record, if the server knows it.
     pub fn get(&self, repo: &RepoName) -> Option<RepoRecord> {
-        self.entry(repo).map(|e| lock(&e).record.clone())
+        self.entry(repo).map(|e| lock(&e.entry).record.clone())
     }
 
     /// Names of every known repository, sorted.
@@ -182,22 +208,46 @@ impl Repos {
         names
     }
 
-    /// The entry of `repo`, created (and saved) if the server did not know
-    /// it. Its `created_at` is now.
+    /// The entry of `repo`, created if the server did not know it. A new
+    /// repository is saved at once, marked for a rebuild until its
+    /// counters are saved by a change or a count, so a crash in between
+    /// cannot leave it at zero.
     fn entry_or_create(&self, repo: &RepoName) -> StateResult<Shared> {
         if let Some(e) = self.entry(repo) {
             return Ok(e);
         }
-        let shared = self.map().entry(repo.clone()).or_default().clone();
-        let mut e = lock(&shared);
-        if e.record.created_at == 0 {
-            let mut record = e.record.clone();
-            record.created_at = now_ms();
-            self.db.with(|c| save_row(c, repo, &record))?;
-            e.record = record;
+        let slot = self.map().entry(repo.clone()).or_default().clone();
+        let _save = lock(&slot.save);
+        let record = {
+            let mut e = lock(&slot.entry);
+            if e.record.created_at != 0 {
+                return Ok(slot.clone());
+            }
+            e.record.created_at = now_ms();
+            e.record.needs_reconcile = true;
+            e.record.clone()
+        };
+        self.db.with(|c| save_row(c, repo, &record))?;
+        drop(_save);
+        Ok(slot)
+    }
+
+    /// Applies `f` to `repo`'s entry and saves the record. The change is
+    /// made in memory at once (it describes files that already changed);
+    /// if the save fails, the repository stays marked for a rebuild.
+    pub fn record<T>(&self, repo: &RepoName, f: impl FnOnce(&mut Entry) -> T) -> StateResult<T> {
+        let slot = self.entry_or_create(repo)?;
+        let _save = lock(&slot.save);
+        let (out, record) = {
+            let mut e = lock(&slot.entry);
+            let out = f(&mut e);
+            (out, e.record.clone())
+        };
+        if let Err(err) = self.db.with(|c| save_row(c, repo, &record)) {
+            lock(&slot.entry).drifted = true;
+            return Err(err);
         }
-        drop(e);
-        Ok(shared)
+        Ok(out)
     }
 
     /// Called before this run first changes `repo` on disk: records the
@@ -205,70 +255,89 @@ impl Repos {
     /// here on makes the next start rebuild its counters. Writes to the
     /// database at most once per repository per run.
     pub fn begin_change(&self, repo: &RepoName) -> StateResult<()> {
-        let shared = self.entry_or_create(repo)?;
-        let mut e = lock(&shared);
-        if e.marked {
+        if self.is_marked(repo) {
             return Ok(());
         }
-        let mut record = e.record.clone();
-        record.needs_reconcile = true;
+        let slot = self.entry_or_create(repo)?;
+        let _save = lock(&slot.save);
+        let record = {
+            let e = lock(&slot.entry);
+            if e.marked {
+                return Ok(());
+            }
+            let mut r = e.record.clone();
+            r.needs_reconcile = true;
+            r
+        };
         self.db.with(|c| save_row(c, repo, &record))?;
-        e.record = record;
+        let mut e = lock(&slot.entry);
+        e.record.needs_reconcile = true;
         e.marked = true;
         Ok(())
     }
 
     /// Whether `repo` was already marked as changing in this run.
     pub fn is_marked(&self, repo: &RepoName) -> bool {
-        self.entry(repo).is_some_and(|e| lock(&e).marked)
+        self.entry(repo).is_some_and(|e| lock(&e.entry).marked)
     }
 
-    /// Applies `f` to `repo`'s entry and saves the record, all under the
-    /// entry's mutex. The change stays in memory even if the save fails:
-    /// it describes files that already changed, and the repository stays
-    /// marked for a rebuild at the next start.
-    pub fn record<T>(&self, repo: &RepoName, f: impl FnOnce(&mut Entry) -> T) -> StateResult<T> {
-        let shared = self.entry_or_create(repo)?;
-        let mut e = lock(&shared);
-        let out = f(&mut e);
-        self.db.with(|c| save_row(c, repo, &e.record))?;
-        Ok(out)
-    }
-
-    /// Runs `f` on `repo`'s entry under its mutex without saving: for
-    /// reservations, which live in memory only.
+    /// Runs `f` on `repo`'s entry without saving: for reservations and
+    /// credits, which live in memory only. Never waits for a disk write
+    /// once the repository is known.
     pub fn with_entry<T>(
         &self,
         repo: &RepoName,
         f: impl FnOnce(&mut Entry) -> T,
     ) -> StateResult<T> {
-        let shared = self.entry_or_create(repo)?;
-        let mut e = lock(&shared);
+        let slot = self.entry_or_create(repo)?;
+        let mut e = lock(&slot.entry);
         Ok(f(&mut e))
     }
 
     /// Changes `repo`'s policies (quota, append-only, freshness
     /// threshold): applied only once saved.
     pub fn set_policy(&self, repo: &RepoName, f: impl FnOnce(&mut RepoRecord)) -> StateResult<()> {
-        let shared = self.entry_or_create(repo)?;
-        let mut e = lock(&shared);
-        let mut record = e.record.clone();
+        let slot = self.entry_or_create(repo)?;
+        let _save = lock(&slot.save);
+        let mut record = lock(&slot.entry).record.clone();
         f(&mut record);
         self.db.with(|c| save_row(c, repo, &record))?;
-        e.record = record;
+        let mut e = lock(&slot.entry);
+        e.record.quota_bytes = record.quota_bytes;
+        e.record.append_only = record.append_only;
+        e.record.freshness_threshold_seconds = record.freshness_threshold_seconds;
         Ok(())
     }
 
-    /// Called at a clean shutdown, when no change is in flight: every
-    /// counter is exact, so nothing needs a rebuild at the next start.
+    /// Called at a clean shutdown, when no change is in flight: saves every
+    /// record as it stands in memory, in one transaction, as settled, so
+    /// the next start need not count them; a repository whose earlier save
+    /// failed stays marked for a rebuild.
     pub fn mark_all_settled(&self) -> StateResult<()> {
+        let slots: Vec<(RepoName, Shared)> = self
+            .map()
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        let records: Vec<(RepoName, RepoRecord)> = slots
+            .iter()
+            .map(|(n, s)| {
+                let e = lock(&s.entry);
+                let mut r = e.record.clone();
+                r.needs_reconcile = e.drifted;
+                (n.clone(), r)
+            })
+            .collect();
         self.db.with(|c| {
-            c.execute("UPDATE repos SET needs_reconcile = 0", [])
-                .map_err(sql_err("mark repositories settled"))
+            let tx = c.transaction().map_err(sql_err("begin settling"))?;
+            for (n, r) in &records {
+                save_row(&tx, n, r)?;
+            }
+            tx.commit().map_err(sql_err("commit settling"))
         })?;
-        for e in self.map().values() {
-            let mut e = lock(e);
-            e.record.needs_reconcile = false;
+        for ((_, slot), (_, r)) in slots.iter().zip(&records) {
+            let mut e = lock(&slot.entry);
+            e.record.needs_reconcile = r.needs_reconcile;
             e.marked = false;
         }
         Ok(())
@@ -279,7 +348,7 @@ impl Repos {
         let mut v: Vec<RepoName> = self
             .map()
             .iter()
-            .filter(|(_, e)| lock(e).record.needs_reconcile)
+            .filter(|(_, e)| lock(&e.entry).record.needs_reconcile)
             .map(|(n, _)| n.clone())
             .collect();
         v.sort();

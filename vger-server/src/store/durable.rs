@@ -160,6 +160,18 @@ pub enum Published {
 /// left untouched and `AlreadyExists` is returned, atomically: of two
 /// concurrent publishers of one new name, exactly one wins.
 pub fn publish(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> {
+    publish_then(tmp, dest, replace, |_| {})
+}
+
+/// [`publish`], calling `visible` the moment the object is visible under
+/// its name, before the directory sync: a sync that fails afterwards
+/// still leaves the object in place, and whoever counts objects must know.
+pub fn publish_then(
+    tmp: &Path,
+    dest: &Path,
+    replace: bool,
+    visible: impl FnOnce(Published),
+) -> io::Result<Published> {
     let outcome = match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
         Ok(()) => Published::Created,
         Err(Errno::EXIST) if replace => {
@@ -176,7 +188,9 @@ pub fn publish(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> 
         // when the name exists, which gives the same guarantee.
         Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => match fs::hard_link(tmp, dest) {
             Ok(()) => {
-                fs::remove_file(tmp)?;
+                // The object is in place; a temp name left behind is
+                // removed at the next start.
+                let _ = fs::remove_file(tmp);
                 Published::Created
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && replace => {
@@ -187,6 +201,7 @@ pub fn publish(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> 
         },
         Err(e) => return Err(e.into()),
     };
+    visible(outcome);
     if let Some(dir) = dest.parent() {
         sync_dir(dir)?;
     }
@@ -195,8 +210,15 @@ pub fn publish(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> 
 
 /// Removes `path` and syncs its directory; `Ok(false)` when it was absent.
 pub fn remove_durably(path: &Path) -> io::Result<bool> {
+    remove_then(path, || {})
+}
+
+/// [`remove_durably`], calling `gone` the moment the name is gone, before
+/// the directory sync.
+pub fn remove_then(path: &Path, gone: impl FnOnce()) -> io::Result<bool> {
     match fs::remove_file(path) {
         Ok(()) => {
+            gone();
             if let Some(dir) = path.parent() {
                 sync_dir(dir)?;
             }

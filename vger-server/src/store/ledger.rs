@@ -2,9 +2,10 @@
 //!
 //! The store calls its [`Ledger`] under the repository's commit lock, at
 //! the moment the change reaches the disk: before a publish (which the
-//! ledger may refuse) and right after each publish or removal. Usage
-//! counted from these calls therefore matches the files, even with
-//! concurrent writers, without the store knowing what is counted or why.
+//! ledger may refuse) and right after each rename or unlink, before the
+//! directory sync that may still fail. Usage counted from these calls
+//! therefore matches the visible files, even with concurrent writers,
+//! without the store knowing what is counted or why.
 
 use shared_proto::Key;
 

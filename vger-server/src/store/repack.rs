@@ -29,7 +29,7 @@ use shared_proto::pack::{PACK_HEADER_LEN, RECORD_PREFIX_LEN, offsets_for, pack_h
 use shared_proto::{Key, KeyKind, RepoName};
 
 use super::digest::{Blake2b256, to_hex};
-use super::durable::{self, create_temp, remove_durably};
+use super::durable::{self, create_temp};
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
 use super::paths::Layout;
@@ -196,12 +196,15 @@ fn write_new_pack(
         .ensure_dir(&shard_dir)
         .map_err(|e| io_err("create a pack shard", e))?;
     let _commit = hold(commit_lock);
-    match durable::publish(&tmp_path, &dest, false) {
-        Ok(_) => ledger.record(Change::Stored {
+    let published = durable::publish_then(&tmp_path, &dest, false, |_| {
+        ledger.record(Change::Stored {
             key: &key,
             old: None,
             new: new_size,
-        }),
+        });
+    });
+    match published {
+        Ok(_) => {}
         // A pack of this name exists. Sources are deleted on the strength
         // of it, so trust it only if it holds our bytes; otherwise it is
         // damaged (its name is its hash) and ours replaces it.
@@ -217,6 +220,7 @@ fn write_new_pack(
                     old,
                     new: new_size,
                 });
+                durable::sync_dir(&shard_dir).map_err(|e| io_err(format!("sync {key}"), e))?;
             }
             // Whoever put it there may not have synced its directory yet.
             durable::sync_dir(&shard_dir).map_err(|e| io_err(format!("sync {key}"), e))?;
@@ -415,12 +419,13 @@ impl RepoStore {
                 let path = layout.object(&repo, &c.source);
                 let _commit = hold(&commit_lock);
                 let bytes = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
-                if remove_durably(&path).map_err(|e| io_err(format!("delete {}", c.source), e))? {
+                durable::remove_then(&path, || {
                     ledger.record(Change::Removed {
                         key: &c.source,
                         bytes,
                     });
-                }
+                })
+                .map_err(|e| io_err(format!("delete {}", c.source), e))?;
             }
             Ok(RepackResult { completed: results })
         })

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use shared_proto::{DirKey, Key, RepoName};
 
-use super::durable::{self, remove_durably};
+use super::durable;
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
 use super::write::{ExpectedDigest, Upload};
@@ -151,6 +151,16 @@ impl RepoStore {
         .await
     }
 
+    /// The size of `key` of `repo`, if it is a stored object (blocking).
+    pub fn object_size_blocking(&self, repo: &RepoName, key: &Key) -> Option<u64> {
+        let path = self.layout.object(repo, key);
+        self.layout.guard(&path).ok()?;
+        fs::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
     /// Whether `key` of `repo` is a stored object (blocking).
     pub fn has_object_blocking(&self, repo: &RepoName, key: &Key) -> bool {
         let path = self.layout.object(repo, key);
@@ -175,11 +185,11 @@ impl RepoStore {
                 Ok(m) if m.is_file() => m.len(),
                 _ => return Err(StoreError::NotFound(key.to_string())),
             };
-            match remove_durably(&path) {
-                Ok(true) => {
-                    ledger.record(Change::Removed { key: &key, bytes });
-                    Ok(())
-                }
+            let removed = durable::remove_then(&path, || {
+                ledger.record(Change::Removed { key: &key, bytes });
+            });
+            match removed {
+                Ok(true) => Ok(()),
                 Ok(false) => Err(StoreError::NotFound(key.to_string())),
                 Err(e) => Err(io_err(format!("delete {key}"), e)),
             }

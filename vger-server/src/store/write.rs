@@ -184,20 +184,21 @@ impl Upload {
             if replace || old.is_none() {
                 ledger.admit(&the_key, old, new)?;
             }
-            match durable::publish(&temp.path, &dest, replace) {
-                Ok(p) => {
-                    temp.disarm();
-                    let old = match p {
-                        Published::Created => None,
-                        Published::Replaced => old,
-                    };
-                    ledger.record(Change::Stored {
-                        key: &the_key,
-                        old,
-                        new,
-                    });
-                    Ok(p)
-                }
+            let tmp_path = temp.path.clone();
+            let published = durable::publish_then(&tmp_path, &dest, replace, |p| {
+                temp.disarm();
+                let old = match p {
+                    Published::Created => None,
+                    Published::Replaced => old,
+                };
+                ledger.record(Change::Stored {
+                    key: &the_key,
+                    old,
+                    new,
+                });
+            });
+            match published {
+                Ok(p) => Ok(p),
                 // A write-once object sent again with the same bytes (a
                 // retry after a lost reply) succeeds without replacing.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -372,3 +372,25 @@ async fn a_repository_copied_in_while_the_server_runs_is_counted_on_first_use() 
         "estimated from its snapshots"
     );
 }
+
+#[tokio::test]
+async fn a_repository_copied_in_while_the_server_runs_is_counted_before_its_first_write() {
+    let s = TestServer::start_with("quota_bytes = 1000000").await;
+    copy_fixture("client-0.7", &s.data(), "copied");
+    let files = counted_from_files(&s.data().join("copied"));
+    assert_eq!(s.put("copied/locks/x", "12345").await, StatusCode::CREATED);
+    let stats = s.stats("copied").await;
+    assert_eq!(stats_triple(&stats), (files.0 + 5, files.1 + 1, files.2));
+}
+
+#[test]
+fn a_state_dir_that_would_be_served_as_a_repository_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let inside = d.path().join("data/state");
+    let c = config_with(
+        d.path(),
+        &format!("token = \"{TOKEN}\"\nstate_dir = {inside:?}"),
+    );
+    let (code, err) = run_to_exit(&c, None);
+    assert_refused(code, &err, "would be served as a repository");
+}

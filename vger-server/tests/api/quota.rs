@@ -68,10 +68,15 @@ async fn streamed_uploads_without_a_length_never_exceed_the_limit() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!((1..=2).contains(&created), "{created} succeeded");
+    // Chunk-by-chunk reservations can leave every stream short (each holds
+    // part of the room), so as few as none may finish; never more than fit.
+    assert!(created <= 2, "{created} succeeded");
     let stats = s.stats("r").await;
     assert_eq!(stats["quota_used_bytes"], created * SIZE as u64);
     assert!(temp_files(&s).is_empty());
+    // The room is whole again once they are gone.
+    let fits = (limit - created * SIZE as u64) as usize;
+    assert_eq!(s.put("r/index", vec![0u8; fits]).await, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -181,4 +186,36 @@ async fn an_override_of_zero_lifts_the_server_default() {
     s.put("r/config", "c").await;
     s.set_policy("r", |r| r.quota_bytes = Some(0));
     assert_eq!(s.put("r/index", vec![0u8; 200]).await, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_repack_that_would_grow_past_the_quota_is_refused_and_writes_nothing() {
+    let s = TestServer::start_with("quota_bytes = 20000").await;
+    let (k, p) = crate::support::make_pack(&[&noise(1, 4000)]);
+    s.put(&format!("r/{k}"), p).await;
+    // Keep the one blob three times over, deleting nothing.
+    let blob = serde_json::json!({"offset": 13, "length": 4000});
+    let plan = serde_json::json!({"operations": (0..5).map(|_| serde_json::json!({
+        "source_pack": k, "keep_blobs": [blob, blob, blob], "delete_after": false
+    })).collect::<Vec<_>>()});
+    let r = s.post_json("r?repack", &plan).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().await.unwrap().contains("quota exceeded"));
+    assert_eq!(s.stats("r").await["total_packs"], 1);
+}
+
+#[tokio::test]
+async fn a_compaction_near_the_quota_succeeds_on_the_credit_of_what_it_deletes() {
+    let s = TestServer::start_with("quota_bytes = 10000").await;
+    let (k, p) = crate::support::make_pack(&[&noise(1, 4000), &noise(2, 4000)]);
+    s.put(&format!("r/{k}"), p).await;
+    let plan = serde_json::json!({"operations": [{
+        "source_pack": k, "keep_blobs": [{"offset": 13, "length": 4000}], "delete_after": true
+    }]});
+    s.post_json_ok("r?repack", &plan).await;
+    let stats = s.stats("r").await;
+    assert_eq!(
+        (stats["total_packs"].clone(), stats["total_bytes"].clone()),
+        (1.into(), 4013.into())
+    );
 }
