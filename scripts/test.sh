@@ -14,6 +14,18 @@ need_component() {
 need_component fmt rustfmt
 need_component clippy clippy
 
+# The state database is SQLite compiled from source (rusqlite's bundled
+# feature), which needs a C compiler.
+if ! command -v cc >/dev/null 2>&1; then
+    echo "== installing a C compiler (for the bundled SQLite)"
+    if command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq gcc libc6-dev
+    else
+        echo "no C compiler (cc) and no apt-get: install gcc or clang" >&2
+        exit 1
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
