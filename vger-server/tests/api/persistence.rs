@@ -394,3 +394,67 @@ fn a_state_dir_that_would_be_served_as_a_repository_is_refused() {
     let (code, err) = run_to_exit(&c, None);
     assert_refused(code, &err, "would be served as a repository");
 }
+
+/// Stops a child server with SIGTERM and waits for it to exit.
+fn terminate(server: &mut crate::startup::ChildServer) {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in 0..100 {
+        if server.child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not stop on SIGTERM");
+}
+
+fn recounted(server: &crate::startup::ChildServer) -> bool {
+    std::thread::sleep(Duration::from_millis(200));
+    server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("recounted repositories"))
+}
+
+#[tokio::test]
+async fn only_a_run_that_did_not_stop_cleanly_makes_the_next_start_recount() {
+    let d = tempfile::tempdir().unwrap();
+    let c = config_with(d.path(), &format!("{CHILD_LINES}\ntoken = \"{TOKEN}\""));
+    let client = reqwest::Client::new();
+    let write = |addr: String| {
+        client
+            .put(format!("http://{addr}/r/index"))
+            .bearer_auth(TOKEN)
+            .body("x")
+            .send()
+    };
+    let mut server = spawn_server(&c, None);
+    assert!(
+        write(server.addr.clone())
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    terminate(&mut server);
+    let server = spawn_server(&c, None);
+    assert!(!recounted(&server), "a clean stop needs no recount");
+    assert!(
+        write(server.addr.clone())
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    drop(server); // SIGKILL
+    let server = spawn_server(&c, None);
+    assert!(recounted(&server), "a killed run is recounted");
+}
