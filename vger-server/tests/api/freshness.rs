@@ -13,13 +13,7 @@ async fn last_backup(s: &TestServer) -> Value {
 }
 
 async fn lock(s: &TestServer) {
-    let r = s
-        .req(Method::POST, "r/locks/repo-lock")
-        .body(r#"{"hostname":"vm","pid":1}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(s.lock("r", "vm", 1).await, StatusCode::CREATED);
 }
 
 async fn unlock(s: &TestServer) {
@@ -100,13 +94,7 @@ async fn a_crashed_backup_whose_lock_is_broken_does_not_make_the_next_manifest_a
     lock(&s).await;
     s.put("r/snapshots/a", "a").await;
     // break-lock by another client, then a prune.
-    let r = s
-        .req(Method::POST, "r/locks/repo-lock")
-        .body(r#"{"hostname":"","pid":0}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(s.lock("r", "", 0).await, StatusCode::CONFLICT);
     s.status(Method::DELETE, "r/locks/repo-lock").await;
     lock(&s).await;
     s.put("r/manifest", "pruned").await;

@@ -7,13 +7,7 @@ use reqwest::{Method, StatusCode};
 use crate::support::TestServer;
 
 async fn lock(s: &TestServer, host: &str, pid: u64) -> StatusCode {
-    s.req(Method::POST, "r/locks/repo-lock")
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"hostname":"{host}","pid":{pid}}}"#))
-        .send()
-        .await
-        .unwrap()
-        .status()
+    s.lock("r", host, pid).await
 }
 
 #[tokio::test]

@@ -10,20 +10,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::startup::{CHILD_LINES, assert_refused, binary, config_with, run_to_exit, spawn_server};
-use crate::support::{TOKEN, TestServer, copy_fixture, files_below, make_pack, noise};
+use crate::support::{TOKEN, TestServer, copy_fixture, files_below, get_json, make_pack, noise};
 
 /// A 0.7 client's backup with its lock left held (a backup in progress).
 async fn backup_holding_the_lock(s: &TestServer) {
     for k in ["config", "keys/repokey", "manifest", "index"] {
         s.put(&format!("r/{k}"), "x").await;
     }
-    let r = s
-        .req(Method::POST, "r/locks/repo-lock")
-        .body(r#"{"hostname":"vm","pid":7}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(s.lock("r", "vm", 7).await, StatusCode::CREATED);
     s.put("r/snapshots/a", "a").await;
     let (k, p) = make_pack(&[b"data"]);
     s.put(&format!("r/{k}"), p).await;
@@ -74,13 +68,7 @@ async fn policies_counters_locks_and_last_backup_survive_a_restart() {
         )
     );
     // And they still hold.
-    let r = s
-        .req(Method::POST, "r/locks/repo-lock")
-        .body(r#"{"hostname":"other","pid":8}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(s.lock("r", "other", 8).await, StatusCode::CONFLICT);
     assert_eq!(s.put("r/snapshots/a", "other").await, StatusCode::FORBIDDEN);
     assert_eq!(
         s.put("r/index", vec![0u8; 6000]).await,
@@ -157,24 +145,8 @@ async fn a_kill_in_the_middle_of_uploads_leaves_exact_counters_and_no_temp_file(
     assert_eq!(lock.status(), 201);
     put("r/snapshots/a", "a".into()).await.unwrap();
     put("r/manifest", "with a".into()).await.unwrap();
-    let stats_before: Value = client
-        .get(format!("{base}/r?stats"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let locks_before: Value = client
-        .get(format!("{base}/r/locks"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats_before: Value = get_json(&client, &format!("{base}/r?stats")).await;
+    let locks_before: Value = get_json(&client, &format!("{base}/r/locks")).await;
     // Uploads that never finish, and others that do, while the kill comes.
     let mut stalled = Vec::new();
     for i in 0..3u64 {
@@ -202,29 +174,13 @@ async fn a_kill_in_the_middle_of_uploads_leaves_exact_counters_and_no_temp_file(
 
     let server = spawn_server(&c, None);
     let base = format!("http://{}", server.addr);
-    let stats: Value = client
-        .get(format!("{base}/r?stats"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = get_json(&client, &format!("{base}/r?stats")).await;
     let repo_dir = d.path().join("data/r");
     assert_eq!(stats_triple(&stats), counted_from_files(&repo_dir));
     assert_eq!(stats_triple(&stats).2, 20);
     assert_eq!(stats["last_backup_at"], stats_before["last_backup_at"]);
     assert_eq!(stats["quota_bytes"], 50_000_000);
-    let locks: Value = client
-        .get(format!("{base}/r/locks"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let locks: Value = get_json(&client, &format!("{base}/r/locks")).await;
     assert_eq!(locks, locks_before);
     let temps: Vec<String> = files_below(&d.path().join("data"))
         .into_iter()

@@ -109,6 +109,17 @@ impl TestServer {
         Self::start_in(dir, extra).await
     }
 
+    /// Takes the 0.7 server lock `repo-lock` of `repo` as `host`/`pid`.
+    pub async fn lock(&self, repo: &str, host: &str, pid: u64) -> StatusCode {
+        self.req(Method::POST, &format!("{repo}/locks/repo-lock"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"hostname":"{host}","pid":{pid}}}"#))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// `GET <repo>?stats` as JSON.
     pub async fn stats(&self, repo: &str) -> serde_json::Value {
         self.json(Method::GET, &format!("{repo}?stats")).await
@@ -302,4 +313,11 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// GETs `url` with the token and parses the JSON answer.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let r = client.get(url).bearer_auth(TOKEN).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
 }
