@@ -178,9 +178,12 @@ pub async fn dispatch(
     }
     let result = handle(&app, route, headers, body).await;
     // Again at the end: a long upload or repack counts as activity until
-    // it finishes, not only when it starts.
+    // it finishes, not only when it starts. The request's own outcome
+    // stands whatever happens here.
     if let Some(repo) = &renews {
-        service_locks::renew(&app, repo).await?;
+        if let Err(e) = service_locks::renew(&app, repo).await {
+            tracing::error!(repo = %repo, error = %e, "could not renew the repository's lock leases");
+        }
     }
     result
 }

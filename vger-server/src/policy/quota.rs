@@ -117,12 +117,15 @@ impl Reservation {
         Ok(())
     }
 
-    /// Turns the reservation into usage: within `entry`'s mutex, the
-    /// caller adds what the write really stored and the reservation is
-    /// dropped from the books.
-    pub fn settle(&mut self, entry: &mut Entry) {
-        entry.reserved = entry.reserved.saturating_sub(self.bytes);
-        self.bytes = 0;
+    /// Turns up to `added` reserved bytes into usage: within `entry`'s
+    /// mutex, the caller adds what the write really stored to the
+    /// counters, and as much is taken off the reservation. What is left
+    /// stays held for the rest of the operation (a repack's later packs)
+    /// and is given back when the reservation is dropped.
+    pub fn settle(&mut self, entry: &mut Entry, added: u64) {
+        let taken = added.min(self.bytes);
+        entry.reserved = entry.reserved.saturating_sub(taken);
+        self.bytes -= taken;
     }
 }
 
@@ -189,6 +192,28 @@ mod tests {
         assert!(Reservation::new(s.clone(), repo(), 100).grow_to(1).is_err());
         drop(a);
         assert!(Reservation::new(s, repo(), 100).grow_to(100).is_ok());
+    }
+
+    #[test]
+    fn settling_part_of_a_reservation_keeps_the_rest_held_until_dropped() {
+        let s = state();
+        let mut r = Reservation::new(s.clone(), repo(), 100);
+        r.grow_to(60).unwrap();
+        s.repos
+            .with_entry(&repo(), |e| {
+                r.settle(e, 20);
+                e.record.counters.bytes += 20;
+            })
+            .unwrap();
+        assert_eq!(r.bytes(), 40);
+        // 20 used + 40 held: 40 more fit, 41 do not.
+        assert!(
+            Reservation::new(s.clone(), repo(), 100)
+                .grow_to(41)
+                .is_err()
+        );
+        drop(r);
+        assert!(Reservation::new(s, repo(), 100).grow_to(80).is_ok());
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl RepoBooks {
         self.reservation().grow_to(total).map_err(reserve_err)
     }
 
-    fn apply(entry: &mut Entry, change: &Change<'_>, has_manifest: &mut dyn FnMut() -> bool) {
+    fn apply(entry: &mut Entry, change: &Change<'_>, has_manifest: bool) {
         let now = now_ms();
         let c = &mut entry.record.counters;
         match *change {
@@ -94,7 +94,7 @@ impl RepoBooks {
                         c.packs += 1;
                     }
                     if key.kind() == KeyKind::Snapshot {
-                        freshness::snapshot_created(&mut entry.record, has_manifest(), now);
+                        freshness::snapshot_created(&mut entry.record, has_manifest, now);
                     }
                 }
                 if key.kind() == KeyKind::Manifest {
@@ -118,22 +118,37 @@ impl Ledger for RepoBooks {
         self.reserve_to(new.saturating_sub(old.unwrap_or(0)))
     }
 
+    fn reserve(&self, total: u64) -> StoreResult<()> {
+        self.reserve_to(total)
+    }
+
     fn record(&self, change: Change<'_>) {
         self.record_all(&[change]);
     }
 
     fn record_all(&self, changes: &[Change<'_>]) {
+        if changes.is_empty() {
+            return;
+        }
         let mut reservation = self.reservation();
-        let manifest = Key::parse("manifest").ok();
-        let mut has_manifest = || {
-            manifest
-                .as_ref()
-                .is_some_and(|m| self.store.has_object_blocking(&self.repo, m))
-        };
+        // Read the disk before taking the entry's mutex, which request
+        // threads wait on; the commit lock keeps the answer stable.
+        let new_snapshot = changes.iter().any(|c| {
+            matches!(c, Change::Stored { key, old: None, .. } if key.kind() == KeyKind::Snapshot)
+        });
+        let has_manifest = new_snapshot
+            && Key::parse("manifest").is_ok_and(|m| self.store.has_object_blocking(&self.repo, &m));
+        let added: u64 = changes
+            .iter()
+            .map(|c| match *c {
+                Change::Stored { old, new, .. } => new.saturating_sub(old.unwrap_or(0)),
+                Change::Removed { .. } => 0,
+            })
+            .sum();
         let saved = self.state.repos.record(&self.repo, |entry| {
-            reservation.settle(entry);
+            reservation.settle(entry, added);
             for c in changes {
-                Self::apply(entry, c, &mut has_manifest);
+                Self::apply(entry, c, has_manifest);
             }
         });
         if let Err(e) = saved {

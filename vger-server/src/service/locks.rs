@@ -33,7 +33,9 @@ pub async fn acquire(
     who: LockRequest,
 ) -> ServiceResult<()> {
     let (app, repo, id) = (app.clone(), repo.clone(), id.to_owned());
+    let inflight = app.inflight.enter();
     blocking(move || {
+        let _inflight = inflight;
         if app.state.locks.acquire(&repo, &id, &who)? == Acquired::Fresh {
             end_session(&app, &repo)?;
         }
@@ -46,7 +48,9 @@ pub async fn acquire(
 /// Releases lock `id` of `repo`; `false` when it was not held.
 pub async fn release(app: &std::sync::Arc<App>, repo: &RepoName, id: &str) -> ServiceResult<bool> {
     let (app, repo, id) = (app.clone(), repo.clone(), id.to_owned());
+    let inflight = app.inflight.enter();
     blocking(move || {
+        let _inflight = inflight;
         let released = app.state.locks.release(&repo, &id)?;
         if released {
             end_session(&app, &repo)?;

@@ -116,10 +116,10 @@ pub(crate) async fn begin_change(
     blocking(move || {
         // A repository that appeared on disk while the server ran (copied
         // in by an operator) is counted before its first change.
-        if exists && state.repos.get(&repo).is_none() {
+        if exists && !state.repos.is_counted(&repo) {
             reconcile::reconcile_repo(&store, &state, &repo, reconcile::Rebuild::Live)?;
         }
-        Ok(state.repos.begin_change(&repo)?)
+        Ok(state.repos.begin_change(&repo, !exists)?)
     })
     .await?;
     Ok(guard)

@@ -1,12 +1,10 @@
 //! Writing and removing objects: PUT, DELETE, batch-delete, mkdir, init
 //! and repack, each with the repository's policies and books.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use shared_proto::api::{RepackPlan, RepackResult};
-use shared_proto::pack::{PACK_HEADER_LEN, RECORD_PREFIX_LEN};
 use shared_proto::{DirKey, Key, RepoName};
 
 use super::books::RepoBooks;
@@ -14,7 +12,7 @@ use super::{ServiceResult, append_only_for, begin_change};
 use crate::app::App;
 use crate::policy::append_only;
 use crate::store::durable::Published;
-use crate::store::{BatchDeleteReport, RepoStore, StoreError, StoreResult, Upload};
+use crate::store::{BatchDeleteReport, StoreError, StoreResult, Upload};
 
 /// An upload in progress, with its quota reservation.
 pub struct PutObject {
@@ -137,52 +135,17 @@ pub async fn init(app: &App, repo: &RepoName) -> ServiceResult<()> {
     Ok(app.store.init(repo).await?)
 }
 
-/// Bytes a repack plan may add (new packs, for sources that exist) and
-/// free (distinct sources it deletes), from the plan and the sources'
-/// sizes (blocking).
-fn repack_growth(store: &RepoStore, repo: &RepoName, plan: &RepackPlan) -> (u64, u64) {
-    let mut grow: u64 = 0;
-    let mut freed: u64 = 0;
-    let mut deleted = HashSet::new();
-    for op in &plan.operations {
-        let Ok(source) = Key::parse(&op.source_pack) else {
-            continue;
-        };
-        let Some(size) = store.object_size_blocking(repo, &source) else {
-            continue;
-        };
-        if !op.keep_blobs.is_empty() {
-            let blobs = op.keep_blobs.iter().fold(0u64, |acc, b| {
-                acc.saturating_add(b.length.saturating_add(RECORD_PREFIX_LEN))
-            });
-            let new_pack = blobs.saturating_add(PACK_HEADER_LEN);
-            // A plan that keeps a whole pack keeps the pack itself.
-            if new_pack != size {
-                grow = grow.saturating_add(new_pack);
-            }
-        }
-        if op.delete_after && deleted.insert(source) {
-            freed = freed.saturating_add(size);
-        }
-    }
-    (grow, freed)
-}
-
-/// `?repack` of `repo`. The plan is held to the quota with credit for the
-/// sources it deletes: it is how a client over its quota frees space, and
-/// it must write each new pack before deleting a source, so usage may pass
-/// the limit while it runs, by at most what it then frees.
+/// `?repack` of `repo`. The store holds the plan to the quota with credit
+/// for the sources it deletes (see `store::repack`): it is how a client
+/// over its quota frees space, and it must write each new pack before
+/// deleting a source, so usage may pass the limit while it runs, by at
+/// most what it then frees.
 pub async fn repack(app: &App, repo: &RepoName, plan: RepackPlan) -> ServiceResult<RepackResult> {
     if append_only_for(app, repo) {
         append_only::check_repack(&plan)?;
     }
     let inflight = begin_change(app, repo, false).await?;
     let books = RepoBooks::new(app, repo, inflight);
-    let plan = Arc::new(plan);
-    let (store, name, p) = (app.store.clone(), repo.clone(), plan.clone());
-    let (grow, freed) = super::blocking(move || Ok(repack_growth(&store, &name, &p))).await?;
-    books.reserve_to(grow.saturating_sub(freed))?;
-    let plan = Arc::try_unwrap(plan).unwrap_or_else(|p| (*p).clone());
     Ok(app
         .store
         .repack(repo, plan, app.repack_journal_dir(repo), books)

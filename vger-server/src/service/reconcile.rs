@@ -57,7 +57,10 @@ pub fn reconcile_repo(
         }
         Rebuild::Live => 0,
     };
-    let known = state.repos.get(repo);
+    let known = state
+        .repos
+        .get(repo)
+        .filter(|_| state.repos.is_counted(repo));
     let estimate = if known.is_none() {
         store
             .newest_snapshot_time(repo)
@@ -81,6 +84,7 @@ pub fn reconcile_repo(
             if mode == Rebuild::Offline {
                 e.record.needs_reconcile = false;
             }
+            e.counted = true;
             before
         })?;
         Ok((usage, before))

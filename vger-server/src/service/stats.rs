@@ -16,12 +16,14 @@ pub async fn stats(app: &std::sync::Arc<App>, repo: &RepoName) -> ServiceResult<
         return Err(StoreError::NotFound(format!("repository {repo}")).into());
     }
     let record = match app.state.repos.get(repo) {
-        Some(r) => r,
+        Some(r) if app.state.repos.is_counted(repo) => r,
         // A repository that appeared on disk while the server ran (copied
         // in by an operator): count it once.
-        None => {
+        _ => {
             let (app, repo) = (app.clone(), repo.clone());
+            let inflight = app.inflight.enter();
             blocking(move || {
+                let _inflight = inflight;
                 reconcile_repo(&app.store, &app.state, &repo, Rebuild::Live)?;
                 app.state
                     .repos

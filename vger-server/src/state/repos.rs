@@ -2,9 +2,11 @@
 //! and freshness, kept in memory for O(1) reads and written through to
 //! the database on every change.
 //!
-//! Each repository's entry has its own mutex. A change to its counters is
-//! made under that mutex and saved before the mutex is released, so the
-//! database never holds an older row than one already acted upon.
+//! Each repository has two mutexes: the entry's, held only for memory
+//! work (request threads read it for quota checks and stats), and a save
+//! mutex, held by a writer from its change until the row is saved, so
+//! saves land in the order the changes were made and the database never
+//! holds an older row than one already acted upon.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,6 +87,11 @@ pub struct Entry {
     /// A save failed: the saved counters may be behind the files, so the
     /// repository stays marked for a rebuild even at a clean shutdown.
     drifted: bool,
+    /// The counters describe the files: loaded from the database, counted
+    /// from the files, or started at zero for a repository that did not
+    /// exist on disk. An entry made any other way (a repository copied in
+    /// while the server runs) is counted before it is trusted.
+    pub counted: bool,
 }
 
 /// One repository's entry, and the mutex that orders its saves. The entry
@@ -174,7 +181,11 @@ impl Repos {
             match RepoName::parse(&name) {
                 Ok(n) => {
                     let slot = Slot::default();
-                    lock(&slot.entry).record = record;
+                    {
+                        let mut e = lock(&slot.entry);
+                        e.record = record;
+                        e.counted = true;
+                    }
                     map.insert(n, Arc::new(slot));
                 }
                 Err(e) => {
@@ -227,7 +238,12 @@ impl Repos {
             e.record.needs_reconcile = true;
             e.record.clone()
         };
-        self.db.with(|c| save_row(c, repo, &record))?;
+        if let Err(err) = self.db.with(|c| save_row(c, repo, &record)) {
+            // Forget the unsaved entry, so the next caller starts afresh.
+            lock(&slot.entry).record.created_at = 0;
+            self.map().remove(repo);
+            return Err(err);
+        }
         drop(_save);
         Ok(slot)
     }
@@ -254,11 +270,20 @@ impl Repos {
     /// repository if new and marks it as changing, so that a crash from
     /// here on makes the next start rebuild its counters. Writes to the
     /// database at most once per repository per run.
-    pub fn begin_change(&self, repo: &RepoName) -> StateResult<()> {
+    ///
+    /// With `empty`, the repository does not exist on disk, so a new
+    /// entry's zero counters are right.
+    pub fn begin_change(&self, repo: &RepoName, empty: bool) -> StateResult<()> {
         if self.is_marked(repo) {
             return Ok(());
         }
         let slot = self.entry_or_create(repo)?;
+        if empty {
+            let mut e = lock(&slot.entry);
+            if e.record.counters == Counters::default() {
+                e.counted = true;
+            }
+        }
         let _save = lock(&slot.save);
         let record = {
             let e = lock(&slot.entry);
@@ -279,6 +304,11 @@ impl Repos {
     /// Whether `repo` was already marked as changing in this run.
     pub fn is_marked(&self, repo: &RepoName) -> bool {
         self.entry(repo).is_some_and(|e| lock(&e.entry).marked)
+    }
+
+    /// Whether `repo`'s counters describe its files (see [`Entry::counted`]).
+    pub fn is_counted(&self, repo: &RepoName) -> bool {
+        self.entry(repo).is_some_and(|e| lock(&e.entry).counted)
     }
 
     /// Runs `f` on `repo`'s entry without saving: for reservations and
@@ -319,12 +349,14 @@ impl Repos {
             .iter()
             .map(|(n, s)| (n.clone(), s.clone()))
             .collect();
+        // Hold every save mutex, so no older row lands after ours.
+        let _saves: Vec<MutexGuard<'_, ()>> = slots.iter().map(|(_, s)| lock(&s.save)).collect();
         let records: Vec<(RepoName, RepoRecord)> = slots
             .iter()
             .map(|(n, s)| {
                 let e = lock(&s.entry);
                 let mut r = e.record.clone();
-                r.needs_reconcile = e.drifted;
+                r.needs_reconcile = e.drifted || !e.counted;
                 (n.clone(), r)
             })
             .collect();
@@ -403,7 +435,7 @@ mod tests {
     fn a_change_marks_the_repository_until_a_clean_shutdown() {
         let db = db();
         let repos = Repos::load(db.clone()).unwrap();
-        repos.begin_change(&repo("a")).unwrap();
+        repos.begin_change(&repo("a"), true).unwrap();
         assert_eq!(
             Repos::load(db.clone()).unwrap().needing_reconcile(),
             vec![repo("a")]

@@ -40,6 +40,11 @@ pub trait Ledger: Send + Sync {
     /// nothing is published.
     fn admit(&self, key: &Key, old: Option<u64>, new: u64) -> StoreResult<()>;
 
+    /// Holds at least `total` bytes for the rest of this operation (a
+    /// repack, before it writes its new packs); an error refuses it before
+    /// anything is written.
+    fn reserve(&self, total: u64) -> StoreResult<()>;
+
     /// A change has just reached the disk.
     fn record(&self, change: Change<'_>);
 

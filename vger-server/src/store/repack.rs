@@ -12,7 +12,7 @@
 //! plan, sent again after its sources were deleted (a retry after a lost
 //! reply), get the same answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -148,6 +148,55 @@ fn keeps_everything(size: u64, blobs: &[BlobRef]) -> bool {
             .iter()
             .zip(blobs)
             .all(|(o, b)| *o == b.offset)
+}
+
+/// What a checked plan adds (new packs) and frees (sources it deletes), in
+/// bytes, by the same decisions the repack then takes: an op that keeps a
+/// whole pack keeps the pack (no new bytes, no deletion), identical ops
+/// write one pack, and a source is freed once, unless an op keeps it.
+fn budget(checked: &[CheckedOp], sizes: &HashMap<Key, u64>) -> (u64, u64) {
+    let mut kept_whole: HashSet<&Key> = HashSet::new();
+    let mut written: HashSet<(&Key, Vec<(u64, u64)>)> = HashSet::new();
+    let mut grow: u64 = 0;
+    for c in checked.iter().filter(|c| c.replayed.is_none()) {
+        let Some(&size) = sizes.get(&c.source) else {
+            continue;
+        };
+        if c.op.keep_blobs.is_empty() {
+            continue;
+        }
+        if keeps_everything(size, &c.op.keep_blobs) {
+            kept_whole.insert(&c.source);
+            continue;
+        }
+        let blobs: Vec<(u64, u64)> =
+            c.op.keep_blobs
+                .iter()
+                .map(|b| (b.offset, b.length))
+                .collect();
+        if written.insert((&c.source, blobs)) {
+            let bytes = c.op.keep_blobs.iter().fold(PACK_HEADER_LEN, |acc, b| {
+                acc.saturating_add(RECORD_PREFIX_LEN.saturating_add(b.length))
+            });
+            grow = grow.saturating_add(bytes);
+        }
+    }
+    let mut freed_sources: HashSet<&Key> = HashSet::new();
+    let mut freed: u64 = 0;
+    for c in checked
+        .iter()
+        .filter(|c| c.replayed.is_none() && c.op.delete_after)
+    {
+        if kept_whole.contains(&c.source) {
+            continue;
+        }
+        if let Some(&size) = sizes.get(&c.source) {
+            if freed_sources.insert(&c.source) {
+                freed = freed.saturating_add(size);
+            }
+        }
+    }
+    (grow, freed)
 }
 
 /// Writes the new pack for `op`, returning its key.
@@ -357,9 +406,18 @@ impl RepoStore {
                     replayed,
                 });
             }
-            // 2. Write every new pack.
-            let mut results = Vec::with_capacity(checked.len());
+            // 2. Hold room for what the plan adds beyond what it frees, as
+            // steps 3 and 4 will decide, before writing anything.
             let mut sizes: HashMap<Key, u64> = HashMap::new();
+            for c in &checked {
+                if let Ok(md) = fs::symlink_metadata(layout.object(&repo, &c.source)) {
+                    sizes.insert(c.source.clone(), md.len());
+                }
+            }
+            let (grow, freed) = budget(&checked, &sizes);
+            ledger.reserve(grow.saturating_sub(freed))?;
+            // 3. Write every new pack.
+            let mut results = Vec::with_capacity(checked.len());
             for c in &checked {
                 if let Some(done) = &c.replayed {
                     results.push(done.clone());
@@ -400,7 +458,7 @@ impl RepoStore {
                     deleted,
                 });
             }
-            // 3. Every new pack is durable: now the sources may go, except
+            // 4. Every new pack is durable: now the sources may go, except
             // one that another operation just produced.
             let produced: std::collections::HashSet<String> =
                 results.iter().filter_map(|d| d.new_pack.clone()).collect();

@@ -188,20 +188,55 @@ async fn an_override_of_zero_lifts_the_server_default() {
     assert_eq!(s.put("r/index", vec![0u8; 200]).await, StatusCode::CREATED);
 }
 
+fn op(source: &str, blobs: &[(u64, u64)], delete_after: bool) -> serde_json::Value {
+    let keep: Vec<serde_json::Value> = blobs
+        .iter()
+        .map(|(o, l)| serde_json::json!({"offset": o, "length": l}))
+        .collect();
+    serde_json::json!({"source_pack": source, "keep_blobs": keep, "delete_after": delete_after})
+}
+
+async fn refused_and_unchanged(s: &TestServer, plan: serde_json::Value) {
+    let before = s.stats("r").await;
+    let r = s.post_json("r?repack", &plan).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().await.unwrap().contains("quota exceeded"));
+    assert_eq!(s.stats("r").await, before, "nothing was written");
+    assert!(temp_files(s).is_empty());
+}
+
 #[tokio::test]
 async fn a_repack_that_would_grow_past_the_quota_is_refused_and_writes_nothing() {
     let s = TestServer::start_with("quota_bytes = 20000").await;
     let (k, p) = crate::support::make_pack(&[&noise(1, 4000)]);
     s.put(&format!("r/{k}"), p).await;
-    // Keep the one blob three times over, deleting nothing.
-    let blob = serde_json::json!({"offset": 13, "length": 4000});
-    let plan = serde_json::json!({"operations": (0..5).map(|_| serde_json::json!({
-        "source_pack": k, "keep_blobs": [blob, blob, blob], "delete_after": false
-    })).collect::<Vec<_>>()});
-    let r = s.post_json("r?repack", &plan).await;
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.text().await.unwrap().contains("quota exceeded"));
-    assert_eq!(s.stats("r").await["total_packs"], 1);
+    // Copies of the one blob, two to six times over, deleting nothing.
+    let ops: Vec<serde_json::Value> = (2..=6)
+        .map(|n| op(&k, &vec![(13, 4000); n], false))
+        .collect();
+    refused_and_unchanged(&s, serde_json::json!({ "operations": ops })).await;
+}
+
+#[tokio::test]
+async fn a_repack_that_reorders_a_whole_pack_is_charged_for_the_copy() {
+    let s = TestServer::start_with("quota_bytes = 5000").await;
+    let (k, p) = crate::support::make_pack(&[&noise(1, 1000), &noise(2, 1000), &noise(3, 1000)]);
+    s.put(&format!("r/{k}"), p).await;
+    // Same size as the source, other order: a new pack of 3021 bytes.
+    let plan = serde_json::json!({"operations": [op(&k, &[(1017, 1000), (13, 1000), (2021, 1000)], false)]});
+    refused_and_unchanged(&s, plan).await;
+}
+
+#[tokio::test]
+async fn a_repack_gets_no_credit_for_a_source_another_op_keeps() {
+    let s = TestServer::start_with("quota_bytes = 3500").await;
+    let (k, p) = crate::support::make_pack(&[&noise(1, 1000), &noise(2, 1000), &noise(3, 1000)]);
+    s.put(&format!("r/{k}"), p).await;
+    // "Keep all and delete" keeps the pack; the subset is new bytes.
+    let all = [(13, 1000), (1017, 1000), (2021, 1000)];
+    let plan =
+        serde_json::json!({"operations": [op(&k, &all, true), op(&k, &[(13, 1000)], false)]});
+    refused_and_unchanged(&s, plan).await;
 }
 
 #[tokio::test]
