@@ -83,6 +83,9 @@ pub enum TokenSource {
     TokenFile(PathBuf),
     /// The `VGER_TOKEN` environment variable.
     Environment,
+    /// None was configured, and none is needed: a maintenance command
+    /// that serves nothing (the token is empty and never compared).
+    NotNeeded,
 }
 
 /// A secret string whose `Debug` and `Display` never show it.
@@ -199,12 +202,32 @@ impl Config {
         Self::from_toml(&text, path, env_token)
     }
 
+    /// Loads `path` for a maintenance command (`reconcile`), which serves
+    /// nothing and so needs no client token.
+    pub fn load_for_maintenance(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let env_token = std::env::var(ENV_TOKEN).ok();
+        Self::parse(&text, path, env_token, false)
+    }
+
     /// Builds the configuration from file text and an optional token from
     /// the environment. `path` is used in messages only.
     pub fn from_toml(
         text: &str,
         path: &Path,
         env_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse(text, path, env_token, true)
+    }
+
+    fn parse(
+        text: &str,
+        path: &Path,
+        env_token: Option<String>,
+        require_token: bool,
     ) -> Result<Self, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
@@ -247,13 +270,14 @@ impl Config {
                 read_secret_file(&f).map_err(invalid)?,
                 TokenSource::TokenFile(f),
             ),
+            (None, None, None) if !require_token => (String::new(), TokenSource::NotNeeded),
             (None, None, None) => {
                 return Err(invalid(format!(
                     "no client token: set token or token_file in [server], or the {ENV_TOKEN} environment variable"
                 )));
             }
         };
-        if token.is_empty() {
+        if token.is_empty() && token_source != TokenSource::NotNeeded {
             return Err(invalid(match &token_source {
                 TokenSource::TokenFile(f) => format!("token_file {} is empty", f.display()),
                 _ => "token is empty; clients could not authenticate".into(),
@@ -361,6 +385,13 @@ rate_limit_mbps = 12.5
         );
         assert!(load("[server]\ndata_dir = \"/d\"\ntoken = \"\"\n", None).is_err());
         assert!(load("[server]\ndata_dir = \"/d\"\n", Some("  ")).is_err());
+    }
+
+    #[test]
+    fn a_maintenance_command_needs_no_token() {
+        let c =
+            Config::parse("[server]\ndata_dir = \"/d\"\n", Path::new("x"), None, false).unwrap();
+        assert_eq!(c.token_source, TokenSource::NotNeeded);
     }
 
     #[test]

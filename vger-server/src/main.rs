@@ -44,7 +44,13 @@ fn main() -> ExitCode {
             )
             .exit();
     };
-    let config = match Config::load(&config_path) {
+    let maintenance = matches!(cli.command, Some(Command::Reconcile));
+    let loaded = if maintenance {
+        Config::load_for_maintenance(&config_path)
+    } else {
+        Config::load(&config_path)
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("vger-server: {e}");
@@ -92,6 +98,8 @@ async fn run(config: Config) -> Result<(), server::StartError> {
         TokenSource::ConfigFile => "config file".to_owned(),
         TokenSource::TokenFile(p) => format!("token_file {}", p.display()),
         TokenSource::Environment => "VGER_TOKEN".to_owned(),
+        // Only maintenance commands load a config without a token.
+        TokenSource::NotNeeded => "nowhere".to_owned(),
     };
     let app = server::prepare(&config)?;
     let listener = server::bind(&config).await?;

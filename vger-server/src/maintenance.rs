@@ -29,6 +29,12 @@ fn describe(r: &Rebuilt) -> Option<String> {
 /// dir lock, with a progress bar when stderr is a terminal, and prints
 /// what changed.
 pub fn reconcile(config: &Config) -> Result<(), StartError> {
+    if !config.data_dir.is_dir() {
+        return Err(StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            message: "does not exist or is not a directory; nothing to reconcile".into(),
+        });
+    }
     let Opened { store, state, lock } = server::open_data_dir(config)?;
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     if std::io::stderr().is_terminal() {
