@@ -98,7 +98,9 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
             "cannot bring the state in line with the files: {e}"
         ))
     })?;
-    if report.full_rebuild {
+    if report.full_rebuild && report.rebuilt.is_empty() {
+        tracing::info!(state_dir = %config.state_dir.display(), "created the state database");
+    } else if report.full_rebuild {
         tracing::info!(
             repos = report.rebuilt.len(),
             state_dir = %config.state_dir.display(),
