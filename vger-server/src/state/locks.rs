@@ -118,11 +118,6 @@ impl LockTable {
         })
     }
 
-    /// The lease length.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     fn ttl_ms(&self) -> i64 {
         self.ttl.as_millis() as i64
     }

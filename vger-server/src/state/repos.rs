@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use shared_proto::RepoName;
 
 use super::db::{Db, StateResult, sql_err};
@@ -385,20 +385,6 @@ impl Repos {
             .collect();
         v.sort();
         v
-    }
-
-    /// Whether the database holds a row for `repo`.
-    pub fn is_saved(&self, repo: &RepoName) -> StateResult<bool> {
-        self.db.with(|c| {
-            c.query_row(
-                "SELECT 1 FROM repos WHERE name = ?1",
-                [repo.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(sql_err("read a repository"))
-        })
     }
 }
 

@@ -208,13 +208,8 @@ pub fn publish_then(
     Ok(outcome)
 }
 
-/// Removes `path` and syncs its directory; `Ok(false)` when it was absent.
-pub fn remove_durably(path: &Path) -> io::Result<bool> {
-    remove_then(path, || {})
-}
-
-/// [`remove_durably`], calling `gone` the moment the name is gone, before
-/// the directory sync.
+/// Removes `path` and syncs its directory, calling `gone` the moment the
+/// name is gone, before the sync; `Ok(false)` when it was absent.
 pub fn remove_then(path: &Path, gone: impl FnOnce()) -> io::Result<bool> {
     match fs::remove_file(path) {
         Ok(()) => {

@@ -23,8 +23,6 @@ pub struct Usage {
     pub objects: u64,
     /// Number of packs.
     pub packs: u64,
-    /// Bytes of packs.
-    pub pack_bytes: u64,
 }
 
 /// Calls `f(key, size)` for every object below `dir`, whose path relative to
@@ -111,18 +109,10 @@ impl RepoStore {
             u.objects += 1;
             if k.kind() == KeyKind::Pack {
                 u.packs += 1;
-                u.pack_bytes += len;
             }
         })
         .map_err(|e| io_err(format!("count {repo}"), e))?;
         Ok(u)
-    }
-
-    /// Counts the objects of `repo` by walking it.
-    pub async fn usage(&self, repo: &RepoName) -> StoreResult<Usage> {
-        let store = self.clone();
-        let repo = repo.clone();
-        blocking(move || store.usage_blocking(&repo)).await
     }
 
     /// When the newest `snapshots/*` object of `repo` was last modified

@@ -151,16 +151,6 @@ impl RepoStore {
         .await
     }
 
-    /// The size of `key` of `repo`, if it is a stored object (blocking).
-    pub fn object_size_blocking(&self, repo: &RepoName, key: &Key) -> Option<u64> {
-        let path = self.layout.object(repo, key);
-        self.layout.guard(&path).ok()?;
-        fs::symlink_metadata(&path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-    }
-
     /// Whether `key` of `repo` is a stored object (blocking).
     pub fn has_object_blocking(&self, repo: &RepoName, key: &Key) -> bool {
         let path = self.layout.object(repo, key);

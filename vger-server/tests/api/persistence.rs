@@ -36,23 +36,13 @@ async fn policies_counters_locks_and_last_backup_survive_a_restart() {
     let stats = s.stats("r").await;
     let locks: Value = s.json(Method::GET, "r/locks").await;
     assert!(stats["last_backup_at"].is_string());
-    let record = s
-        .app
-        .state
-        .repos
-        .get(&shared_proto::RepoName::parse("r").unwrap())
-        .unwrap();
+    let record = s.record("r");
 
     let s = s.restart("quota_bytes = 1000000").await;
     assert_eq!(s.stats("r").await, stats);
     let after: Value = s.json(Method::GET, "r/locks").await;
     assert_eq!(after, locks);
-    let again = s
-        .app
-        .state
-        .repos
-        .get(&shared_proto::RepoName::parse("r").unwrap())
-        .unwrap();
+    let again = s.record("r");
     assert_eq!(
         (
             again.quota_bytes,

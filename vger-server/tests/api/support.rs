@@ -125,6 +125,12 @@ impl TestServer {
         self.json(Method::GET, &format!("{repo}?stats")).await
     }
 
+    /// `repo`'s record in the state.
+    pub fn record(&self, repo: &str) -> vger_server::state::RepoRecord {
+        let repo = shared_proto::RepoName::parse(repo).unwrap();
+        self.app.state.repos.get(&repo).unwrap()
+    }
+
     /// Sets `repo`'s policies through the state layer (what the admin API
     /// will do).
     pub fn set_policy(&self, repo: &str, f: impl FnOnce(&mut vger_server::state::RepoRecord)) {
