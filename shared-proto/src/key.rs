@@ -117,9 +117,24 @@ impl Key {
         }
     }
 
+    /// [`Key::parse`] of an owned string, which becomes the key without
+    /// being copied.
+    pub fn parse_owned(s: String) -> Result<Self, KeyError> {
+        match shape(&s)? {
+            Shape::Object => Ok(Self { path: s }),
+            Shape::Dir(d) => Err(KeyError::IsDirectory(d.path())),
+            Shape::Root => Err(KeyError::Empty),
+        }
+    }
+
     /// The key as the client spells it, relative to the repository.
     pub fn as_str(&self) -> &str {
         &self.path
+    }
+
+    /// The key as an owned string, without copying it.
+    pub fn into_string(self) -> String {
+        self.path
     }
 
     /// What kind of object this key names.
@@ -257,77 +272,98 @@ fn check_shard(hh: &str) -> Result<(), KeyError> {
     }
 }
 
+/// What a path names, before any string is allocated for it.
+enum Shape {
+    Root,
+    Dir(DirKey),
+    Object,
+}
+
+/// Most segments any valid path has.
+const MAX_SEGMENTS: usize = 3;
+
+/// Classifies `s` (see [`ObjectPath::parse`]); for an object, the key is
+/// `s` itself (an object never has a trailing `/`).
+fn shape(s: &str) -> Result<Shape, KeyError> {
+    let (body, dir_hint) = match s.strip_suffix('/') {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    if body.is_empty() {
+        return if dir_hint {
+            Err(KeyError::EmptySegment)
+        } else {
+            Ok(Shape::Root)
+        };
+    }
+    // Segments are gathered without allocating: this runs for every
+    // entry of every listing.
+    let mut found = [""; MAX_SEGMENTS + 1];
+    let mut count = 0;
+    for seg in body.split('/') {
+        if seg.is_empty() {
+            return Err(KeyError::EmptySegment);
+        }
+        if count < found.len() {
+            found[count] = seg;
+        }
+        count += 1;
+    }
+    let segs = &found[..count.min(found.len())];
+    let parsed = match segs {
+        ["config" | "manifest" | "index" | "index.gen"] => Shape::Object,
+        // `pending_index` is an object for some clients and a directory
+        // of objects for others; the trailing slash tells them apart.
+        ["pending_index"] if dir_hint => Shape::Dir(DirKey::PendingIndex),
+        ["pending_index"] => Shape::Object,
+        ["keys"] => Shape::Dir(DirKey::Keys),
+        ["snapshots"] => Shape::Dir(DirKey::Snapshots),
+        ["locks"] => Shape::Dir(DirKey::Locks),
+        ["sessions"] => Shape::Dir(DirKey::Sessions),
+        ["packs"] => Shape::Dir(DirKey::Packs),
+        ["packs", hh] => {
+            check_shard(hh)?;
+            Shape::Dir(DirKey::PackShard((*hh).to_owned()))
+        }
+        [
+            "keys" | "snapshots" | "locks" | "sessions" | "pending_index",
+            name,
+        ] => {
+            check_leaf(name)?;
+            Shape::Object
+        }
+        ["packs", hh, hex] => {
+            check_shard(hh)?;
+            if hex.len() != PACK_HEX_LEN || !is_lower_hex(hex) || !hex.starts_with(hh) {
+                return Err(KeyError::BadPackName);
+            }
+            Shape::Object
+        }
+        _ => {
+            // Name the offending segment when it is the problem, so the
+            // message says why rather than only what.
+            for seg in body.split('/') {
+                check_leaf(seg)?;
+            }
+            return Err(KeyError::Unknown(body.to_owned()));
+        }
+    };
+    match parsed {
+        Shape::Object if dir_hint => Err(KeyError::NotADirectory(body.to_owned())),
+        other => Ok(other),
+    }
+}
+
 impl ObjectPath {
     /// Parses a path relative to the repository, such as `packs/ab/`,
     /// `snapshots/<id>` or the empty string. One trailing `/` marks a
     /// directory.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
-        let (body, dir_hint) = match s.strip_suffix('/') {
-            Some(b) => (b, true),
-            None => (s, false),
-        };
-        if body.is_empty() {
-            return if dir_hint {
-                Err(KeyError::EmptySegment)
-            } else {
-                Ok(Self::Root)
-            };
-        }
-        let segs: Vec<&str> = body.split('/').collect();
-        if segs.iter().any(|s| s.is_empty()) {
-            return Err(KeyError::EmptySegment);
-        }
-        let leaf = |name: &str| -> Result<Self, KeyError> {
-            check_leaf(name)?;
-            Ok(Self::Object(Key {
-                path: body.to_owned(),
-            }))
-        };
-        let parsed = match segs.as_slice() {
-            ["config" | "manifest" | "index" | "index.gen"] => Self::Object(Key {
-                path: body.to_owned(),
-            }),
-            // `pending_index` is an object for some clients and a directory
-            // of objects for others; the trailing slash tells them apart.
-            ["pending_index"] if dir_hint => Self::Dir(DirKey::PendingIndex),
-            ["pending_index"] => Self::Object(Key {
-                path: body.to_owned(),
-            }),
-            ["keys"] => Self::Dir(DirKey::Keys),
-            ["snapshots"] => Self::Dir(DirKey::Snapshots),
-            ["locks"] => Self::Dir(DirKey::Locks),
-            ["sessions"] => Self::Dir(DirKey::Sessions),
-            ["packs"] => Self::Dir(DirKey::Packs),
-            ["packs", hh] => {
-                check_shard(hh)?;
-                Self::Dir(DirKey::PackShard((*hh).to_owned()))
-            }
-            [
-                "keys" | "snapshots" | "locks" | "sessions" | "pending_index",
-                name,
-            ] => leaf(name)?,
-            ["packs", hh, hex] => {
-                check_shard(hh)?;
-                if hex.len() != PACK_HEX_LEN || !is_lower_hex(hex) || !hex.starts_with(hh) {
-                    return Err(KeyError::BadPackName);
-                }
-                Self::Object(Key {
-                    path: body.to_owned(),
-                })
-            }
-            _ => {
-                // Name the offending segment when it is the problem, so the
-                // message says why rather than only what.
-                for seg in &segs {
-                    check_leaf(seg)?;
-                }
-                return Err(KeyError::Unknown(body.to_owned()));
-            }
-        };
-        match parsed {
-            Self::Object(k) if dir_hint => Err(KeyError::NotADirectory(k.path)),
-            other => Ok(other),
-        }
+        Ok(match shape(s)? {
+            Shape::Root => Self::Root,
+            Shape::Dir(d) => Self::Dir(d),
+            Shape::Object => Self::Object(Key { path: s.to_owned() }),
+        })
     }
 }
 
@@ -339,6 +375,25 @@ mod tests {
 
     fn kind(s: &str) -> KeyKind {
         Key::parse(s).unwrap().kind()
+    }
+
+    #[test]
+    fn an_owned_parse_agrees_with_a_borrowed_one() {
+        for s in [
+            "config",
+            "keys/repokey",
+            "keys",
+            "keys/",
+            "",
+            "packs/53/",
+            "keys/a/b/c/d",
+            "snapshots/.x",
+            "config/",
+        ] {
+            let owned = Key::parse_owned(s.to_owned()).map_err(|e| e.to_string());
+            let borrowed = Key::parse(s).map_err(|e| e.to_string());
+            assert_eq!(owned, borrowed, "{s:?}");
+        }
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! Object requests: GET (whole or ranged), HEAD, PUT, DELETE, and the
 //! directory requests `?list` and `?mkdir`.
 
-use std::io::SeekFrom;
-
 use axum::Json;
 use axum::body::Body;
 use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use shared_proto::{DirKey, Key, RepoName};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::body::{drain, stream_into};
 use super::error::{ApiError, ApiResult};
@@ -19,9 +15,6 @@ use crate::app::App;
 use crate::service::{ServiceError, objects};
 use crate::store::StoreError;
 use crate::store::durable::Published;
-
-/// Block size for streaming reads to the socket.
-const READ_BLOCK: usize = 1 << 20;
 
 /// Header later clients send with the body's BLAKE2b-256.
 pub const CHECKSUM_HEADER: &str = "x-content-blake2b";
@@ -45,18 +38,27 @@ pub async fn get(
     if ranges.len() > 1 {
         return Err(ApiError::bad_request("only one Range header is supported"));
     }
-    let obj = app
+    // A small satisfiable range is read together with the open.
+    let wanted = ranges
+        .first()
+        .and_then(|r| r.to_str().ok())
+        .map(str::to_owned);
+    let small = move |len: u64| {
+        let (first, last) = range::resolve(wanted.as_deref()?, len).ok()?;
+        Some((first, last - first + 1))
+    };
+    let (obj, prefetched) = app
         .store
-        .open_object(repo, key)
+        .open_object(repo, key, small)
         .await
         .map_err(not_found(repo, key))?;
-    let mut file = obj.file;
     let Some(range_header) = ranges.first() else {
-        let body = Body::from_stream(ReaderStream::with_capacity(file, READ_BLOCK));
+        let len = obj.len;
+        let body = Body::from_stream(obj.stream(0, len));
         return Ok((
             StatusCode::OK,
             [
-                (CONTENT_LENGTH, HeaderValue::from(obj.len)),
+                (CONTENT_LENGTH, HeaderValue::from(len)),
                 (ACCEPT_RANGES, HeaderValue::from_static("bytes")),
             ],
             body,
@@ -90,15 +92,14 @@ pub async fn get(
             return Ok(res);
         }
     };
-    file.seek(SeekFrom::Start(first)).await.map_err(|e| {
-        ApiError::from(crate::store::StoreError::Io {
-            context: format!("seek in {key}"),
-            source: e,
-        })
-    })?;
-    let n = last - first + 1;
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(n), READ_BLOCK));
-    let content_range = format!("bytes {first}-{last}/{}", obj.len);
+    let (n, total) = (last - first + 1, obj.len);
+    // A small range was read already, so a failure is still a proper
+    // error answer rather than a cut-off body.
+    let body = match prefetched {
+        Some(data) => Body::from(data),
+        None => Body::from_stream(obj.stream(first, n)),
+    };
+    let content_range = format!("bytes {first}-{last}/{total}");
     Ok((
         StatusCode::PARTIAL_CONTENT,
         [
@@ -218,7 +219,49 @@ pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ApiResult<Respon
 /// `GET <repo>/<dir>/?list` (or the whole repository with `None`).
 pub async fn list(app: &App, repo: &RepoName, dir: Option<DirKey>) -> ApiResult<Response> {
     let keys = app.store.list(repo, dir).await?;
-    Ok(json_ok(&keys))
+    // A listing of a large repository is megabytes of JSON: encode it off
+    // the request threads, into a buffer sized once.
+    let encoded = tokio::task::spawn_blocking(move || json_strings(&keys))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("listing failed: {e}"),
+            )
+        })?;
+    Ok((
+        StatusCode::OK,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        encoded,
+    )
+        .into_response())
+}
+
+/// `strings` as a JSON array. A string that JSON need not escape (every
+/// pack key, and nearly every other) is copied as it is; any other is
+/// written by serde_json, so the output is exactly serde_json's.
+fn json_strings(strings: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(strings.iter().map(|k| k.len() + 3).sum::<usize>() + 2);
+    out.push(b'[');
+    for (i, s) in strings.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A branch-free scan, which the compiler vectorises.
+        let needs_escape = s.bytes().fold(false, |acc, b| {
+            acc | (b == b'"') | (b == b'\\') | (b < 0x20)
+        });
+        if needs_escape {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, s);
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.push(b']');
+    out
 }
 
 /// A 200 JSON answer.
@@ -227,4 +270,25 @@ pub fn json_ok<T: serde::Serialize>(value: &T) -> Response {
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_strings;
+
+    #[test]
+    fn a_key_list_is_encoded_exactly_as_serde_json_encodes_it() {
+        let keys: Vec<String> = [
+            "packs/ab/0123",
+            "snapshots/with \"quotes\"",
+            "sessions/tab\there",
+            "keys/ünïcode",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(json_strings(&keys), serde_json::to_vec(&keys).unwrap());
+        assert_eq!(json_strings(&[]), b"[]");
+    }
 }

@@ -22,6 +22,8 @@ pub struct RepoBooks {
     repo: RepoName,
     reservation: Mutex<Reservation>,
     credit_key: Mutex<Option<String>>,
+    /// The entry version of the last change applied: what `persist` saves.
+    applied: Mutex<u64>,
     _inflight: InflightGuard,
 }
 
@@ -53,6 +55,7 @@ impl RepoBooks {
                 app.settings.quota_bytes,
             )),
             credit_key: Mutex::new(None),
+            applied: Mutex::new(0),
             _inflight: inflight,
         })
     }
@@ -145,13 +148,31 @@ impl Ledger for RepoBooks {
                 Change::Removed { .. } => 0,
             })
             .sum();
-        let saved = self.state.repos.record(&self.repo, |entry| {
+        let applied = self.state.repos.apply(&self.repo, |entry| {
             reservation.settle(entry, added);
             for c in changes {
                 Self::apply(entry, c, has_manifest);
             }
         });
-        if let Err(e) = saved {
+        match applied {
+            Ok(((), version)) => {
+                let mut last = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+                *last = (*last).max(version);
+            }
+            // Only a repository the state cannot even create lands here;
+            // its change on disk stands, and is counted at the next start.
+            Err(e) => {
+                tracing::error!(repo = %self.repo, error = %e, "could not record a change to the repository");
+            }
+        }
+    }
+
+    fn persist(&self) {
+        let version = *self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if version == 0 {
+            return;
+        }
+        if let Err(e) = self.state.repos.persist(&self.repo, version) {
             // The files changed and the counters in memory follow them;
             // the repository stays marked, so the next start rebuilds the
             // saved counters from the files.
@@ -162,6 +183,9 @@ impl Ledger for RepoBooks {
 
 impl Drop for RepoBooks {
     fn drop(&mut self) {
+        // The store persists before it returns; this only catches a path
+        // that did not, so no recorded change is left unsaved.
+        self.persist();
         let claimed = self
             .credit_key
             .get_mut()

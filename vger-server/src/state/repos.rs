@@ -4,9 +4,12 @@
 //!
 //! Each repository has two mutexes: the entry's, held only for memory
 //! work (request threads read it for quota checks and stats), and a save
-//! mutex, held by a writer from its change until the row is saved, so
-//! saves land in the order the changes were made and the database never
-//! holds an older row than one already acted upon.
+//! mutex, held while a row is written. Every save writes the entry as it
+//! stands when the save starts, so saves land in the order the changes
+//! were made and the database never holds an older row than one already
+//! acted upon. Concurrent writers share saves (group commit): a writer
+//! whose change was already included in someone else's save returns
+//! without writing again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -92,17 +95,19 @@ pub struct Entry {
     /// exist on disk. An entry made any other way (a repository copied in
     /// while the server runs) is counted before it is trusted.
     pub counted: bool,
+    /// Number of changes applied; a save covers all changes up to the
+    /// version it read.
+    version: u64,
 }
 
 /// One repository's entry, and the mutex that orders its saves. The entry
 /// mutex is only ever held for in-memory work, so request threads that
-/// read it (quota checks, stats) never wait for a disk write; writers hold
-/// the save mutex from their change until it is saved, so saves land in
-/// the order the changes were made.
+/// read it (quota checks, stats) never wait for a disk write. The save
+/// mutex holds the version of the entry last saved.
 #[derive(Debug, Default)]
 struct Slot {
     entry: Mutex<Entry>,
-    save: Mutex<()>,
+    save: Mutex<u64>,
 }
 
 const COLUMNS: &str = "name, created_at, quota_bytes, append_only, freshness_threshold_seconds, used_bytes, objects, packs, last_backup_at, pending_snapshot_at, needs_reconcile";
@@ -252,18 +257,48 @@ impl Repos {
     /// made in memory at once (it describes files that already changed);
     /// if the save fails, the repository stays marked for a rebuild.
     pub fn record<T>(&self, repo: &RepoName, f: impl FnOnce(&mut Entry) -> T) -> StateResult<T> {
+        let (out, version) = self.apply(repo, f)?;
+        self.persist(repo, version)?;
+        Ok(out)
+    }
+
+    /// Applies `f` to `repo`'s entry in memory only and returns the
+    /// version to [`persist`](Self::persist) before the change is acted
+    /// upon. Never waits for a disk write once the repository is known.
+    pub fn apply<T>(
+        &self,
+        repo: &RepoName,
+        f: impl FnOnce(&mut Entry) -> T,
+    ) -> StateResult<(T, u64)> {
         let slot = self.entry_or_create(repo)?;
-        let _save = lock(&slot.save);
-        let (out, record) = {
-            let mut e = lock(&slot.entry);
-            let out = f(&mut e);
-            (out, e.record.clone())
+        let mut e = lock(&slot.entry);
+        let out = f(&mut e);
+        e.version += 1;
+        Ok((out, e.version))
+    }
+
+    /// Saves `repo`'s record unless a save since `version` was applied
+    /// already covers it. Writers that arrive while a save is running
+    /// wait for it, then find their change saved or save everything
+    /// applied so far in one write.
+    pub fn persist(&self, repo: &RepoName, version: u64) -> StateResult<()> {
+        let Some(slot) = self.entry(repo) else {
+            return Ok(());
+        };
+        let mut saved = lock(&slot.save);
+        if *saved >= version {
+            return Ok(());
+        }
+        let (record, upto) = {
+            let e = lock(&slot.entry);
+            (e.record.clone(), e.version)
         };
         if let Err(err) = self.db.with(|c| save_row(c, repo, &record)) {
             lock(&slot.entry).drifted = true;
             return Err(err);
         }
-        Ok(out)
+        *saved = upto;
+        Ok(())
     }
 
     /// Called before this run first changes `repo` on disk: records the
@@ -350,7 +385,7 @@ impl Repos {
             .map(|(n, s)| (n.clone(), s.clone()))
             .collect();
         // Hold every save mutex, so no older row lands after ours.
-        let _saves: Vec<MutexGuard<'_, ()>> = slots.iter().map(|(_, s)| lock(&s.save)).collect();
+        let _saves: Vec<MutexGuard<'_, u64>> = slots.iter().map(|(_, s)| lock(&s.save)).collect();
         let records: Vec<(RepoName, RepoRecord)> = slots
             .iter()
             .map(|(n, s)| {

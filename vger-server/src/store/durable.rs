@@ -172,18 +172,27 @@ pub fn publish_then(
     replace: bool,
     visible: impl FnOnce(Published),
 ) -> io::Result<Published> {
-    let outcome = match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
-        Ok(()) => Published::Created,
+    let outcome = place(tmp, dest, replace)?;
+    visible(outcome);
+    sync_parent(dest)?;
+    Ok(outcome)
+}
+
+/// Renames the synced temp file `tmp` to `dest` (same directory) without
+/// syncing the directory: the caller must [`sync_parent`] before it
+/// acknowledges. With `replace == false` an existing `dest` is left
+/// untouched and `AlreadyExists` returned, atomically.
+pub fn place(tmp: &Path, dest: &Path, replace: bool) -> io::Result<Published> {
+    match renameat_with(CWD, tmp, CWD, dest, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(Published::Created),
         Err(Errno::EXIST) if replace => {
             fs::rename(tmp, dest)?;
-            Published::Replaced
+            Ok(Published::Replaced)
         }
-        Err(Errno::EXIST) => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "object already exists",
-            ));
-        }
+        Err(Errno::EXIST) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "object already exists",
+        )),
         // Filesystems without RENAME_NOREPLACE: a hard link fails atomically
         // when the name exists, which gives the same guarantee.
         Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => match fs::hard_link(tmp, dest) {
@@ -191,21 +200,24 @@ pub fn publish_then(
                 // The object is in place; a temp name left behind is
                 // removed at the next start.
                 let _ = fs::remove_file(tmp);
-                Published::Created
+                Ok(Published::Created)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && replace => {
                 fs::rename(tmp, dest)?;
-                Published::Replaced
+                Ok(Published::Replaced)
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         },
-        Err(e) => return Err(e.into()),
-    };
-    visible(outcome);
-    if let Some(dir) = dest.parent() {
-        sync_dir(dir)?;
+        Err(e) => Err(e.into()),
     }
-    Ok(outcome)
+}
+
+/// Syncs the directory holding `path`, making its entry durable.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Removes `path` and syncs its directory, calling `gone` the moment the

@@ -5,7 +5,10 @@
 //! ledger may refuse) and right after each rename or unlink, before the
 //! directory sync that may still fail. Usage counted from these calls
 //! therefore matches the visible files, even with concurrent writers,
-//! without the store knowing what is counted or why.
+//! without the store knowing what is counted or why. Those calls only
+//! touch memory; the store calls [`Ledger::persist`] once the lock is
+//! released and before it reports success, so the ledger's slow saves
+//! never hold up other writers and concurrent saves can be shared.
 
 use shared_proto::Key;
 
@@ -45,8 +48,13 @@ pub trait Ledger: Send + Sync {
     /// anything is written.
     fn reserve(&self, total: u64) -> StoreResult<()>;
 
-    /// A change has just reached the disk.
+    /// A change has just reached the disk (bookkeeping in memory only).
     fn record(&self, change: Change<'_>);
+
+    /// Makes every change recorded so far durable in the ledger's own
+    /// books; called outside the commit lock, before the operation
+    /// reports success.
+    fn persist(&self);
 
     /// Several changes have just reached the disk (a batch delete): one
     /// bookkeeping step instead of one per object.

@@ -12,7 +12,9 @@ pub mod durable;
 mod error;
 mod ledger;
 mod list;
+mod parallel;
 mod paths;
+mod read;
 mod repack;
 mod repo;
 mod verify;
@@ -28,7 +30,8 @@ pub use error::{StoreError, StoreResult};
 pub use ledger::{Change, Ledger};
 pub use list::Usage;
 pub use paths::Layout;
-pub use repo::{BatchDeleteReport, ObjectFile};
+pub use read::{ObjectFile, SMALL_READ};
+pub use repo::BatchDeleteReport;
 pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
 
 /// Name of the server's own directory inside the data dir. It starts with
@@ -41,7 +44,12 @@ where
     F: FnOnce() -> StoreResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
+    joined(tokio::task::spawn_blocking(f)).await
+}
+
+/// Waits for a filesystem task started on the blocking pool.
+pub(crate) async fn joined<T>(task: tokio::task::JoinHandle<StoreResult<T>>) -> StoreResult<T> {
+    match task.await {
         Ok(r) => r,
         Err(e) => Err(StoreError::Io {
             context: "filesystem task failed".into(),

@@ -19,7 +19,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use blake2::Digest;
 use serde::{Deserialize, Serialize};
 use shared_proto::api::{
     BlobRef, MAX_PLAN_PROTOCOL_VERSION, MAX_REPACK_BLOBS_PER_OP, MAX_REPACK_OPS, RepackDone,
@@ -276,6 +275,7 @@ fn write_new_pack(
         }
         Err(e) => return Err(io_err(format!("publish {key}"), e)),
     }
+    ledger.persist();
     drop(guard);
     // The temp name left `packs/`; make that durable too.
     durable::sync_dir(&packs_dir).map_err(|e| io_err("sync packs/", e))?;
@@ -298,8 +298,8 @@ impl Drop for TempGuard {
 fn journal_path(journal_dir: &Path, source: &Key, keep: &[BlobRef]) -> PathBuf {
     let mut h = Blake2b256::new();
     for b in keep {
-        h.update(b.offset.to_le_bytes());
-        h.update(b.length.to_le_bytes());
+        h.update(&b.offset.to_le_bytes());
+        h.update(&b.length.to_le_bytes());
     }
     let keep_digest = to_hex(&h.finalize());
     journal_dir.join(format!(
@@ -484,6 +484,7 @@ impl RepoStore {
                     });
                 })
                 .map_err(|e| io_err(format!("delete {}", c.source), e))?;
+                ledger.persist();
             }
             Ok(RepackResult { completed: results })
         })

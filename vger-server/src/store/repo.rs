@@ -1,27 +1,20 @@
 //! Object and repository operations: put, get, stat, delete, mkdir, init,
 //! batch-delete.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use shared_proto::{DirKey, Key, RepoName};
 
 use super::durable;
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
+use super::read::{ObjectFile, SMALL_READ};
 use super::write::{ExpectedDigest, Upload};
 use super::{RepoStore, blocking, hold};
-
-/// An object opened for reading, with its size at open time.
-#[derive(Debug)]
-pub struct ObjectFile {
-    /// The open file.
-    pub file: tokio::fs::File,
-    /// Its length in bytes.
-    pub len: u64,
-}
 
 /// What a batch delete did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -114,22 +107,31 @@ impl RepoStore {
         .await
     }
 
-    /// Opens `key` for reading.
-    pub async fn open_object(&self, repo: &RepoName, key: &Key) -> StoreResult<ObjectFile> {
+    /// Opens `key` for reading. When `small(len)` picks a range of at
+    /// most [`SMALL_READ`] bytes (`(offset, length)`), it is read in the
+    /// same step: a client restoring blobs makes many such requests, and
+    /// each trip to the blocking pool costs more than the read itself.
+    pub async fn open_object(
+        &self,
+        repo: &RepoName,
+        key: &Key,
+        small: impl FnOnce(u64) -> Option<(u64, u64)> + Send + 'static,
+    ) -> StoreResult<(ObjectFile, Option<Bytes>)> {
         let path = self.layout.object(repo, key);
         let layout = self.layout.clone();
         let name = key.to_string();
         blocking(move || {
-            layout.guard(&path)?;
-            let file = File::open(&path).map_err(|e| io_err(name.clone(), e))?;
+            let file = layout.open_beneath(&path, &name)?;
             let md = file.metadata().map_err(|e| io_err(name.clone(), e))?;
             if !md.is_file() {
                 return Err(StoreError::NotFound(name));
             }
-            Ok(ObjectFile {
-                file: tokio::fs::File::from_std(file),
-                len: md.len(),
-            })
+            let object = ObjectFile::new(file, name, md.len());
+            let data = match small(md.len()) {
+                Some((offset, n)) if n <= SMALL_READ => Some(object.read_now(offset, n)?),
+                _ => None,
+            };
+            Ok((object, data))
         })
         .await
     }
@@ -140,8 +142,10 @@ impl RepoStore {
         let layout = self.layout.clone();
         let name = key.to_string();
         blocking(move || {
-            layout.guard(&path)?;
-            let md = fs::metadata(&path).map_err(|e| io_err(name.clone(), e))?;
+            let md = layout
+                .open_beneath(&path, &name)?
+                .metadata()
+                .map_err(|e| io_err(name.clone(), e))?;
             if md.is_file() {
                 Ok(md.len())
             } else {
@@ -178,6 +182,7 @@ impl RepoStore {
             let removed = durable::remove_then(&path, || {
                 ledger.record(Change::Removed { key: &key, bytes });
             });
+            ledger.persist();
             match removed {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(StoreError::NotFound(key.to_string())),
@@ -293,6 +298,7 @@ impl RepoStore {
                 .map(|(key, bytes)| Change::Removed { key, bytes: *bytes })
                 .collect();
             ledger.record_all(&changes);
+            ledger.persist();
             touched_dirs.sort();
             touched_dirs.dedup();
             for dir in &touched_dirs {

@@ -4,9 +4,13 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
+use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use blake2::Digest;
+use rustix::fs::{Mode, OFlags, fstat, openat};
+use rustix::io::pread;
+
 use shared_proto::api::{
     BlobRef, MAX_PLAN_PROTOCOL_VERSION, MAX_VERIFY_BYTES, MAX_VERIFY_PACKS, PackVerdict,
     StructureReport, VerifyPack, VerifyPacksPlan, VerifyPacksResult,
@@ -16,23 +20,124 @@ use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
 
 use super::digest::{Blake2b256, to_hex};
 use super::error::{StoreError, StoreResult, io_err};
+use super::parallel::map_on_cores;
 use super::paths::Layout;
 use super::{RepoStore, blocking};
 
 const READ_BUF: usize = 1 << 20;
 
-/// Checks the header of one pack file, adding any problem to `errors`.
-fn check_pack_header(path: &std::path::Path, key: &str, size: u64, errors: &mut Vec<String>) {
+/// What the structure check found in one shard directory.
+#[derive(Debug, Default)]
+struct ShardReport {
+    packs: u64,
+    bytes: u64,
+    errors: Vec<String>,
+}
+
+/// Checks the header of the pack `name` in the shard open as `dir`.
+/// Opening relative to the shard (and never through a symlink) keeps the
+/// per-pack cost at four short system calls, which matters at 50,000 packs.
+fn check_pack(dir: &OwnedFd, name: &str, key: &str, report: &mut ShardReport) {
+    let opened = openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOATIME,
+        Mode::empty(),
+    )
+    .or_else(|e| {
+        // O_NOATIME is refused for files the server does not own.
+        if e == rustix::io::Errno::PERM {
+            openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+        } else {
+            Err(e)
+        }
+    });
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(e) => {
+            report
+                .errors
+                .push(format!("read error for {key}: {}", io::Error::from(e)));
+            return;
+        }
+    };
+    let size = match fstat(&fd) {
+        Ok(st) => st.st_size as u64,
+        Err(e) => {
+            report
+                .errors
+                .push(format!("read error for {key}: {}", io::Error::from(e)));
+            return;
+        }
+    };
+    report.packs += 1;
+    report.bytes += size;
     if size < PACK_HEADER_LEN {
-        errors.push(format!("pack too small ({size} bytes): {key}"));
+        report
+            .errors
+            .push(format!("pack too small ({size} bytes): {key}"));
         return;
     }
     let mut head = [0u8; PACK_HEADER_LEN as usize];
-    match File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
-        Ok(()) if is_pack_header(&head) => {}
-        Ok(()) => errors.push(format!("invalid pack header: {key}")),
-        Err(e) => errors.push(format!("read error for {key}: {e}")),
+    let mut got = 0;
+    while got < head.len() {
+        match pread(&fd, &mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("read error for {key}: {}", io::Error::from(e)));
+                return;
+            }
+        }
     }
+    if got < head.len() || !is_pack_header(&head) {
+        report.errors.push(format!("invalid pack header: {key}"));
+    }
+}
+
+/// Checks every pack of the shard directory `packs/<shard>`.
+fn check_shard(path: &Path, shard: &str) -> io::Result<ShardReport> {
+    let mut report = ShardReport::default();
+    let dir = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    for pack in fs::read_dir(path)? {
+        let pack = pack?;
+        let pname = pack.file_name().to_string_lossy().into_owned();
+        if pname.starts_with('.') {
+            continue;
+        }
+        let key = format!("packs/{shard}/{pname}");
+        let is_pack = Key::parse(&key).is_ok_and(|k| k.kind() == KeyKind::Pack);
+        if !pack.file_type()?.is_file() || !is_pack {
+            report.errors.push(format!("invalid pack name: {key}"));
+            continue;
+        }
+        check_pack(&dir, &pname, &key, &mut report);
+    }
+    Ok(report)
+}
+
+/// Checks `shards` on every core.
+fn check_shards(packs: &Path, shards: &[String]) -> io::Result<ShardReport> {
+    let parts = map_on_cores(shards, |shard| check_shard(&packs.join(shard), shard))?;
+    let mut total = ShardReport::default();
+    for part in parts {
+        total.packs += part.packs;
+        total.bytes += part.bytes;
+        total.errors.extend(part.errors);
+    }
+    Ok(total)
 }
 
 fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result<StructureReport> {
@@ -55,6 +160,7 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
     let mut total_size = 0;
     let packs = dir.join("packs");
     if packs.is_dir() {
+        let mut shards = Vec::new();
         for shard in fs::read_dir(&packs)? {
             let shard = shard?;
             let name = shard.file_name().to_string_lossy().into_owned();
@@ -71,24 +177,12 @@ fn structure(layout: &Layout, repo: &RepoName, lock_ttl: Duration) -> io::Result
                 errors.push(format!("invalid shard directory: packs/{name}"));
                 continue;
             }
-            for pack in fs::read_dir(shard.path())? {
-                let pack = pack?;
-                let pname = pack.file_name().to_string_lossy().into_owned();
-                if pname.starts_with('.') {
-                    continue;
-                }
-                let key = format!("packs/{name}/{pname}");
-                let is_pack = Key::parse(&key).is_ok_and(|k| k.kind() == KeyKind::Pack);
-                if !pack.file_type()?.is_file() || !is_pack {
-                    errors.push(format!("invalid pack name: {key}"));
-                    continue;
-                }
-                let size = pack.metadata()?.len();
-                pack_count += 1;
-                total_size += size;
-                check_pack_header(&pack.path(), &key, size, &mut errors);
-            }
+            shards.push(name);
         }
+        let found = check_shards(&packs, &shards)?;
+        pack_count = found.packs;
+        total_size = found.bytes;
+        errors.extend(found.errors);
     }
     let mut stale_locks = 0;
     let now = SystemTime::now();

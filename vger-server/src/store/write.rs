@@ -1,17 +1,21 @@
 //! Streaming an upload into a durable object.
 //!
-//! Bytes are gathered into blocks of [`WRITE_BLOCK`] and written to a temp
-//! file on the blocking pool, so memory per upload stays near one block
-//! whatever the object's size. `commit` fsyncs the file, checks its digest,
-//! renames it into place and fsyncs the directory; only then is the write
-//! acknowledged. Dropping an upload at any point removes its temp file.
+//! Bytes are gathered into blocks of [`WRITE_BLOCK`]; each full block is
+//! hashed and written to a temp file on the blocking pool while the next
+//! one is received, so the network, the hash and the disk work at once and
+//! memory per upload stays near two blocks whatever the object's size.
+//! Every [`FLUSH_EVERY`] bytes a background fdatasync starts the disk
+//! writing early, so the fsync at the end has little left to wait for.
+//! `commit` fsyncs the file, checks its digest, renames it into place and
+//! fsyncs the directory; only then is the write acknowledged. Dropping an
+//! upload at any point removes its temp file.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use blake2::Digest;
 use bytes::{Bytes, BytesMut};
 use shared_proto::Key;
 
@@ -19,10 +23,13 @@ use super::digest::{Blake2b256, to_hex};
 use super::durable::{self, Published};
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
-use super::{CommitLock, blocking, hold};
+use super::{CommitLock, blocking, hold, joined};
 
 /// Bytes gathered before each write to disk.
 pub const WRITE_BLOCK: usize = 1 << 20;
+
+/// Bytes written between two background flushes of a large upload.
+pub const FLUSH_EVERY: u64 = 8 << 20;
 
 /// A digest the finished object must have, and who claimed it.
 #[derive(Debug, Clone)]
@@ -41,9 +48,42 @@ struct TempObject {
     file: File,
     hasher: Option<Blake2b256>,
     published: bool,
+    /// Bytes written since the last background flush started.
+    unflushed: u64,
+    /// The background flush in progress, if any.
+    flusher: Option<JoinHandle<()>>,
 }
 
 impl TempObject {
+    /// Hashes and appends one block (blocking).
+    fn write_block(&mut self, data: &[u8], key: &str) -> StoreResult<()> {
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        self.file
+            .write_all(data)
+            .map_err(|e| io_err(format!("write {key}"), e))?;
+        self.unflushed += data.len() as u64;
+        if self.unflushed >= FLUSH_EVERY && self.flusher.as_ref().is_none_or(|f| f.is_finished()) {
+            // Best effort: the fsync at commit is what makes the object
+            // durable and reports errors; this only starts the disk early.
+            if let Ok(file) = self.file.try_clone() {
+                self.flusher = Some(std::thread::spawn(move || {
+                    let _ = file.sync_data();
+                }));
+                self.unflushed = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the background flush, if one is running.
+    fn settle_flush(&mut self) {
+        if let Some(f) = self.flusher.take() {
+            let _ = f.join();
+        }
+    }
+
     /// The file now lives under its final name: nothing to clean up.
     fn disarm(&mut self) {
         self.published = true;
@@ -58,9 +98,16 @@ impl Drop for TempObject {
     }
 }
 
+/// A block being hashed and written; it hands back the temp file and its
+/// emptied buffer for reuse.
+type Writing = tokio::task::JoinHandle<StoreResult<(TempObject, BytesMut)>>;
+
 /// An upload in progress.
 pub struct Upload {
+    /// The temp file, while no block is being written.
     temp: Option<TempObject>,
+    /// The block being written, which holds the temp file meanwhile.
+    writing: Option<Writing>,
     buf: BytesMut,
     received: u64,
     limit: u64,
@@ -87,8 +134,11 @@ impl Upload {
                 file,
                 hasher,
                 published: false,
+                unflushed: 0,
+                flusher: None,
             }),
-            buf: BytesMut::with_capacity(WRITE_BLOCK),
+            writing: None,
+            buf: BytesMut::new(),
             received: 0,
             limit,
             key,
@@ -109,6 +159,10 @@ impl Upload {
         if self.received > self.limit {
             return Err(StoreError::TooLarge { limit: self.limit });
         }
+        if self.buf.capacity() == 0 {
+            // Small objects never get a whole block.
+            self.buf.reserve(chunk.len().clamp(8 << 10, WRITE_BLOCK));
+        }
         self.buf.extend_from_slice(&chunk);
         if self.buf.len() >= WRITE_BLOCK {
             self.flush().await?;
@@ -116,33 +170,36 @@ impl Upload {
         Ok(())
     }
 
+    /// Starts writing the gathered bytes, once the previous block is on disk.
     async fn flush(&mut self) -> StoreResult<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let data = self.buf.split().freeze();
-        let mut temp = self.take_temp()?;
+        let (mut temp, spare) = self.finish_writing().await?;
+        let block = std::mem::replace(&mut self.buf, spare);
         let key = self.key.to_string();
-        let temp = blocking(move || {
-            if let Some(h) = temp.hasher.as_mut() {
-                h.update(&data);
-            }
-            temp.file
-                .write_all(&data)
-                .map_err(|e| io_err(format!("write {key}"), e))?;
-            Ok(temp)
-        })
-        .await?;
-        self.temp = Some(temp);
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            temp.write_block(&block, &key)?;
+            let mut block = block;
+            block.clear();
+            Ok((temp, block))
+        }));
         Ok(())
     }
 
-    fn take_temp(&mut self) -> StoreResult<TempObject> {
-        // Only reachable after an earlier write failed and the caller
-        // pushed on regardless.
-        self.temp
-            .take()
-            .ok_or_else(|| StoreError::Incomplete("upload used after a failed write".into()))
+    /// Waits for the block being written, if any; returns the temp file
+    /// and a buffer for the next block.
+    async fn finish_writing(&mut self) -> StoreResult<(TempObject, BytesMut)> {
+        match self.writing.take() {
+            Some(task) => joined(task).await,
+            // Only reachable without a temp file after an earlier write
+            // failed and the caller pushed on regardless.
+            None => self
+                .temp
+                .take()
+                .map(|t| (t, BytesMut::with_capacity(WRITE_BLOCK)))
+                .ok_or_else(|| StoreError::Incomplete("upload used after a failed write".into())),
+        }
     }
 
     /// Makes the object durable and visible, telling `ledger` (which may
@@ -154,7 +211,7 @@ impl Upload {
         ledger: Arc<dyn Ledger>,
     ) -> StoreResult<Published> {
         self.flush().await?;
-        let mut temp = self.take_temp()?;
+        let (mut temp, _) = self.finish_writing().await?;
         let expected = std::mem::take(&mut self.expected);
         let the_key = self.key.clone();
         let key = self.key.to_string();
@@ -171,10 +228,16 @@ impl Upload {
                     )));
                 }
             }
+            temp.settle_flush();
             temp.file
                 .sync_all()
                 .map_err(|e| io_err(format!("sync {key}"), e))?;
-            let _commit = hold(&commit_lock);
+            // Under the commit lock only what must be atomic with other
+            // writers: the size replaced, the quota decision, the rename
+            // and the bookkeeping in memory. The directory sync and the
+            // ledger's save come after, so concurrent writers share them
+            // instead of queueing behind each other's fsyncs.
+            let commit = hold(&commit_lock);
             let old = std::fs::symlink_metadata(&dest)
                 .ok()
                 .filter(|m| m.is_file())
@@ -184,8 +247,8 @@ impl Upload {
             if replace || old.is_none() {
                 ledger.admit(&the_key, old, new)?;
             }
-            let tmp_path = temp.path.clone();
-            let published = durable::publish_then(&tmp_path, &dest, replace, |p| {
+            let placed = durable::place(&temp.path, &dest, replace);
+            if let Ok(p) = placed {
                 temp.disarm();
                 let old = match p {
                     Published::Created => None,
@@ -196,14 +259,25 @@ impl Upload {
                     old,
                     new,
                 });
-            });
-            match published {
-                Ok(p) => Ok(p),
+            }
+            drop(commit);
+            match placed {
+                Ok(p) => {
+                    // Saved even when the sync fails: the object is in place
+                    // and counted, whatever the client is told.
+                    let synced = durable::sync_parent(&dest);
+                    ledger.persist();
+                    synced.map_err(|e| io_err(format!("publish {key}"), e))?;
+                    Ok(p)
+                }
                 // A write-once object sent again with the same bytes (a
-                // retry after a lost reply) succeeds without replacing.
+                // retry after a lost reply) succeeds without replacing,
+                // once the existing object is known to be durable.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     match durable::same_content(&temp.path, &dest) {
-                        Ok(true) => Ok(Published::Replaced),
+                        Ok(true) => durable::sync_parent(&dest)
+                            .map(|()| Published::Replaced)
+                            .map_err(|e| io_err(format!("publish {key}"), e)),
                         Ok(false) => Err(StoreError::Exists(key)),
                         Err(e) => Err(io_err(format!("compare {key}"), e)),
                     }
