@@ -34,5 +34,10 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+# The benchmark program must keep working: a seconds-long run of every
+# workload at tiny sizes, against the debug server (it judges no target).
+echo "== vger-bench --smoke"
+cargo build --locked -p vger-server -p vger-bench
+target/debug/vger-bench --smoke --server target/debug/vger-server
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -2,6 +2,11 @@
 //! discards PUT bodies and answers GET and HEAD from memory. Whatever it
 //! reaches is the most any HTTP server can reach on this machine with this
 //! client, so server figures are judged as a fraction of it.
+//!
+//! Under [`COPY_PREFIX`] it first copies each answer into a fresh buffer:
+//! the one copy a server serving files must make (page cache to its own
+//! memory) and the ceiling does not. It shows how much of a gap to the
+//! ceiling is that copy.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +17,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
+
+/// Path prefix under which answers are copied before they are sent.
+pub const COPY_PREFIX: &str = "/copy";
 
 /// Objects the ceiling serves, by request path.
 pub type Objects = Arc<HashMap<String, Bytes>>;
@@ -38,7 +46,11 @@ async fn answer(
         while let Some(Ok(_)) = body.frame().await {}
         return StatusCode::CREATED.into_response();
     }
-    let Some(data) = objects.get(uri.path()).cloned() else {
+    let (path, copy) = match uri.path().strip_prefix(COPY_PREFIX) {
+        Some(rest) => (rest, true),
+        None => (uri.path(), false),
+    };
+    let Some(data) = objects.get(path).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let len = data.len() as u64;
@@ -55,8 +67,19 @@ async fn answer(
                 .into_response(),
             None => StatusCode::RANGE_NOT_SATISFIABLE.into_response(),
         },
+        None if copy => copied(data).into_response(),
         None => data.into_response(),
     }
+}
+
+/// `data` as a stream of 1 MiB blocks, each copied into its own buffer
+/// just before it is sent, as a server reading a file block by block does.
+fn copied(data: Bytes) -> Body {
+    let blocks = (0..data.len().div_ceil(1 << 20)).map(move |i| {
+        let block = &data[i << 20..((i + 1) << 20).min(data.len())];
+        Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(block))
+    });
+    Body::from_stream(futures_util::stream::iter(blocks))
 }
 
 /// `bytes=a-b` (inclusive, clamped to the object); nothing fancier.

@@ -20,6 +20,8 @@ pub enum Side {
     RawDisk,
     /// The trivial in-process HTTP server.
     Ceiling,
+    /// The same, copying each answer once before sending it.
+    CopyCeiling,
 }
 
 impl fmt::Display for Side {
@@ -29,6 +31,7 @@ impl fmt::Display for Side {
             Side::EmptyServer => "vger-server, empty data dir",
             Side::RawDisk => "raw disk",
             Side::Ceiling => "loopback ceiling",
+            Side::CopyCeiling => "loopback ceiling + 1 copy",
         })
     }
 }

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::ceiling;
 use crate::client::Http;
 use crate::data::{self, Pack};
 use crate::drive;
@@ -270,7 +271,13 @@ impl Bench {
         );
         let dir = self.work.join("read");
         for rep in 0..self.reps {
-            for side in order(rep, [Side::Ceiling, Side::RawDisk, Side::Server]) {
+            let sides = [
+                Side::Ceiling,
+                Side::CopyCeiling,
+                Side::RawDisk,
+                Side::Server,
+            ];
+            for side in order(rep, sides) {
                 let sample = match side {
                     Side::RawDisk => tokio::task::block_in_place(|| {
                         drive::threads(c, n, |i| {
@@ -278,8 +285,15 @@ impl Bench {
                                 .map_err(io("raw read"))
                         })
                     })?,
-                    Side::Ceiling => self.http_gets(&self.ceiling.clone(), c, n).await?,
-                    _ => metered(self.process.as_ref(), self.http_gets(&self.server, c, n)).await?,
+                    Side::Ceiling => self.http_gets(&self.ceiling.clone(), "", c, n).await?,
+                    Side::CopyCeiling => {
+                        let ceiling = self.ceiling.clone();
+                        self.http_gets(&ceiling, ceiling::COPY_PREFIX, c, n).await?
+                    }
+                    _ => {
+                        let run = self.http_gets(&self.server, "", c, n);
+                        metered(self.process.as_ref(), run).await?
+                    }
                 };
                 result.push(side, sample);
             }
@@ -287,11 +301,17 @@ impl Bench {
         Ok(result)
     }
 
-    async fn http_gets(&self, http: &Http, c: usize, n: usize) -> Result<Sample, String> {
+    async fn http_gets(
+        &self,
+        http: &Http,
+        prefix: &'static str,
+        c: usize,
+        n: usize,
+    ) -> Result<Sample, String> {
         let (http, set) = (http.clone(), self.read_set.clone());
         drive::tasks(c, n, move |i| {
             let http = http.clone();
-            let path = format!("/{READ_REPO}/{}", set[i].key);
+            let path = format!("{prefix}/{READ_REPO}/{}", set[i].key);
             async move { http.get(&path).await }
         })
         .await

@@ -10,13 +10,6 @@ use vger_server::config::{Config, TokenSource};
 use vger_server::service::lifecycle;
 use vger_server::{logging, maintenance, server};
 
-/// mimalloc rather than the system allocator: uploads and downloads pass
-/// 1 MiB blocks between threads, which glibc's per-thread arenas keep
-/// after use (resident memory only ever grew), and it halves the cost of
-/// the many small allocations of a large listing.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Self-hosted REST server for vger backup repositories.
 #[derive(Debug, Parser)]
 #[command(version, about)]

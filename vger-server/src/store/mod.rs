@@ -6,6 +6,7 @@
 //! ranges, listing, repack and structural checks; it knows nothing of HTTP,
 //! tokens or policies, which callers apply before they get here.
 
+mod blocks;
 pub mod cleanup;
 pub mod digest;
 pub mod durable;

@@ -6,14 +6,14 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 
 use super::error::{StoreError, StoreResult, io_err};
-use super::joined;
+use super::{blocks, joined};
 
 /// Bytes read per block of a stream.
-pub const READ_BLOCK: usize = 1 << 20;
+pub const READ_BLOCK: usize = blocks::BLOCK;
 
 /// Ranges up to this size are read in one go and answered from memory.
 pub const SMALL_READ: u64 = 1 << 20;
@@ -86,8 +86,13 @@ impl ReadAhead {
     }
 }
 
+/// Reads `len` bytes at `offset`, a whole block into a pooled buffer.
 fn read_block(file: &File, name: &str, offset: u64, len: usize) -> StoreResult<Bytes> {
-    let mut buf = BytesMut::zeroed(len);
+    let mut buf = if len == READ_BLOCK {
+        blocks::take_full()
+    } else {
+        vec![0u8; len]
+    };
     file.read_exact_at(&mut buf, offset).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             StoreError::Incomplete(format!("{name} ended early (changed while being read)"))
@@ -95,5 +100,5 @@ fn read_block(file: &File, name: &str, offset: u64, len: usize) -> StoreResult<B
             io_err(format!("read {name}"), e)
         }
     })?;
-    Ok(buf.freeze())
+    Ok(Bytes::from_owner(blocks::Lent(buf)))
 }

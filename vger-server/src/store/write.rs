@@ -16,17 +16,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use shared_proto::Key;
 
 use super::digest::{Blake2b256, to_hex};
 use super::durable::{self, Published};
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
-use super::{CommitLock, blocking, hold, joined};
+use super::{CommitLock, blocking, blocks, hold, joined};
 
 /// Bytes gathered before each write to disk.
-pub const WRITE_BLOCK: usize = 1 << 20;
+pub const WRITE_BLOCK: usize = blocks::BLOCK;
 
 /// Bytes written between two background flushes of a large upload.
 pub const FLUSH_EVERY: u64 = 8 << 20;
@@ -100,7 +100,7 @@ impl Drop for TempObject {
 
 /// A block being hashed and written; it hands back the temp file and its
 /// emptied buffer for reuse.
-type Writing = tokio::task::JoinHandle<StoreResult<(TempObject, BytesMut)>>;
+type Writing = tokio::task::JoinHandle<StoreResult<(TempObject, Vec<u8>)>>;
 
 /// An upload in progress.
 pub struct Upload {
@@ -108,7 +108,7 @@ pub struct Upload {
     temp: Option<TempObject>,
     /// The block being written, which holds the temp file meanwhile.
     writing: Option<Writing>,
-    buf: BytesMut,
+    buf: Vec<u8>,
     received: u64,
     limit: u64,
     key: Key,
@@ -138,7 +138,7 @@ impl Upload {
                 flusher: None,
             }),
             writing: None,
-            buf: BytesMut::new(),
+            buf: Vec::new(),
             received: 0,
             limit,
             key,
@@ -154,18 +154,30 @@ impl Upload {
     }
 
     /// Adds the next piece of the body.
-    pub async fn push(&mut self, chunk: Bytes) -> StoreResult<()> {
+    pub async fn push(&mut self, mut chunk: Bytes) -> StoreResult<()> {
         self.received += chunk.len() as u64;
         if self.received > self.limit {
             return Err(StoreError::TooLarge { limit: self.limit });
         }
-        if self.buf.capacity() == 0 {
-            // Small objects never get a whole block.
-            self.buf.reserve(chunk.len().clamp(8 << 10, WRITE_BLOCK));
-        }
-        self.buf.extend_from_slice(&chunk);
-        if self.buf.len() >= WRITE_BLOCK {
-            self.flush().await?;
+        // Blocks are filled to exactly WRITE_BLOCK, so a buffer never
+        // grows past it: a chunk that does not fit is split.
+        while !chunk.is_empty() {
+            let take = (WRITE_BLOCK - self.buf.len()).min(chunk.len());
+            if self.buf.len() + take > self.buf.capacity() {
+                // Small objects start small; anything larger moves into a
+                // whole block rather than growing by doublings.
+                if self.buf.capacity() == 0 {
+                    self.buf.reserve_exact(take.max(8 << 10));
+                } else {
+                    let mut block = blocks::take();
+                    block.extend_from_slice(&self.buf);
+                    self.buf = block;
+                }
+            }
+            self.buf.extend_from_slice(&chunk.split_to(take));
+            if self.buf.len() >= WRITE_BLOCK {
+                self.flush().await?;
+            }
         }
         Ok(())
     }
@@ -189,7 +201,7 @@ impl Upload {
 
     /// Waits for the block being written, if any; returns the temp file
     /// and a buffer for the next block.
-    async fn finish_writing(&mut self) -> StoreResult<(TempObject, BytesMut)> {
+    async fn finish_writing(&mut self) -> StoreResult<(TempObject, Vec<u8>)> {
         match self.writing.take() {
             Some(task) => joined(task).await,
             // Only reachable without a temp file after an earlier write
@@ -197,7 +209,7 @@ impl Upload {
             None => self
                 .temp
                 .take()
-                .map(|t| (t, BytesMut::with_capacity(WRITE_BLOCK)))
+                .map(|t| (t, blocks::take()))
                 .ok_or_else(|| StoreError::Incomplete("upload used after a failed write".into())),
         }
     }
@@ -211,7 +223,9 @@ impl Upload {
         ledger: Arc<dyn Ledger>,
     ) -> StoreResult<Published> {
         self.flush().await?;
-        let (mut temp, _) = self.finish_writing().await?;
+        let (mut temp, spare) = self.finish_writing().await?;
+        blocks::give(spare);
+        blocks::give(std::mem::take(&mut self.buf));
         let expected = std::mem::take(&mut self.expected);
         let the_key = self.key.clone();
         let key = self.key.to_string();
