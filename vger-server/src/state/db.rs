@@ -39,6 +39,15 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A repository's first save failed and it was dropped from memory
+    /// while another change was recorded against it.
+    #[error(
+        "repository {repo} was dropped after its first save failed; its counters are rebuilt from the files at the next start"
+    )]
+    Forgotten {
+        /// The repository.
+        repo: String,
+    },
     /// The state directory cannot be used.
     #[error("state directory {path}: {source}")]
     Dir {

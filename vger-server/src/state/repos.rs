@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, params};
 use shared_proto::RepoName;
 
-use super::db::{Db, StateResult, sql_err};
+use super::db::{Db, StateError, StateResult, sql_err};
 
 /// Object counts of a repository.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +283,9 @@ impl Repos {
     /// applied so far in one write.
     pub fn persist(&self, repo: &RepoName, version: u64) -> StateResult<()> {
         let Some(slot) = self.entry(repo) else {
-            return Ok(());
+            return Err(StateError::Forgotten {
+                repo: repo.to_string(),
+            });
         };
         let mut saved = lock(&slot.save);
         if *saved >= version {

@@ -6,7 +6,8 @@
 //! checks cannot see is a symlink planted inside the data dir; `guard` walks
 //! the components of a path and refuses any symlink whose target lies outside.
 //! Reads use `open_beneath` instead, where the kernel enforces the same in
-//! the open itself (one system call instead of one per component).
+//! the open itself (one system call instead of one per component), and
+//! fall back to the walk only for what the kernel cannot decide alone.
 
 use std::fs::File;
 use std::io;
@@ -21,6 +22,26 @@ use shared_proto::{DirKey, Key, RepoName};
 
 use super::durable::DurableDirs;
 use super::error::{StoreError, StoreResult, io_err};
+
+/// What an object is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading its bytes.
+    Read,
+    /// Its metadata only (no read permission needed).
+    Stat,
+}
+
+impl Access {
+    fn flags(self) -> OFlags {
+        match self {
+            // NONBLOCK: a FIFO planted in the data dir must not hang the
+            // open; it changes nothing for regular files.
+            Access::Read => OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Access::Stat => OFlags::PATH | OFlags::CLOEXEC,
+        }
+    }
+}
 
 /// Paths of one data directory.
 #[derive(Debug, Clone)]
@@ -48,42 +69,35 @@ impl Layout {
         })
     }
 
-    /// Opens `path` (below the data dir) for reading, refusing any path
-    /// whose resolution would leave the data dir: a symlink pointing
-    /// outside, or any absolute symlink (`Escapes`). A missing file is
-    /// `NotFound(what)`.
-    pub fn open_beneath(&self, path: &Path, what: &str) -> StoreResult<File> {
+    /// Opens `path` (below the data dir) for `access`, refusing any path
+    /// whose resolution would leave the data dir (`Escapes`). A missing
+    /// file is `NotFound(what)`.
+    pub fn open_beneath(&self, path: &Path, what: &str, access: Access) -> StoreResult<File> {
         let rel = path
             .strip_prefix(&self.root)
             .map_err(|_| StoreError::Escapes(path.display().to_string()))?;
-        let opened = openat2(
-            &*self.root_fd,
-            rel,
-            // NONBLOCK: a FIFO planted in the data dir must not hang the
-            // open; it changes nothing for regular files.
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-        );
-        let errno = match opened {
-            Ok(fd) => return Ok(File::from(fd)),
-            Err(e) => e,
-        };
-        match errno {
-            Errno::XDEV => Err(StoreError::Escapes(rel.display().to_string())),
-            Errno::NOENT | Errno::NOTDIR => Err(StoreError::NotFound(what.to_owned())),
-            // Kernels before 5.6, or sandboxes that filter openat2: check
-            // the components first, then open.
-            Errno::NOSYS | Errno::PERM => {
-                self.guard(path)?;
-                File::open(path).map_err(|e| match e.kind() {
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
-                        StoreError::NotFound(what.to_owned())
-                    }
-                    _ => io_err(what.to_owned(), e),
-                })
+        let flags = access.flags();
+        let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        let not_found = || StoreError::NotFound(what.to_owned());
+        // EAGAIN: a rename raced the lookup; the kernel asks to try again.
+        for _ in 0..3 {
+            match openat2(&*self.root_fd, rel, flags, Mode::empty(), how) {
+                Ok(fd) => return Ok(File::from(fd)),
+                Err(Errno::NOENT | Errno::NOTDIR) => return Err(not_found()),
+                Err(Errno::AGAIN) => continue,
+                // EXDEV: an absolute symlink, or one leading outside; the
+                // component walk tells them apart (the first is allowed).
+                // NOSYS, PERM: kernels before 5.6, or sandboxes that
+                // filter openat2.
+                Err(Errno::XDEV | Errno::NOSYS | Errno::PERM) => break,
+                Err(e) => return Err(io_err(what.to_owned(), e.into())),
             }
-            e => Err(io_err(what.to_owned(), e.into())),
+        }
+        self.guard(path)?;
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(Errno::NOENT | Errno::NOTDIR) => Err(not_found()),
+            Err(e) => Err(io_err(what.to_owned(), e.into())),
         }
     }
 

@@ -57,6 +57,9 @@ impl ObjectFile {
             let block = joined(task).await;
             if block.is_ok() {
                 ra.pending = ra.spawn_next();
+            } else {
+                // Nothing after a failed block: the answer is cut off.
+                ra.next = ra.end;
             }
             Some((block, ra))
         })

@@ -12,6 +12,7 @@ use shared_proto::{DirKey, Key, RepoName};
 use super::durable;
 use super::error::{StoreError, StoreResult, io_err};
 use super::ledger::{Change, Ledger};
+use super::paths::Access;
 use super::read::{ObjectFile, SMALL_READ};
 use super::write::{ExpectedDigest, Upload};
 use super::{RepoStore, blocking, hold};
@@ -121,7 +122,7 @@ impl RepoStore {
         let layout = self.layout.clone();
         let name = key.to_string();
         blocking(move || {
-            let file = layout.open_beneath(&path, &name)?;
+            let file = layout.open_beneath(&path, &name, Access::Read)?;
             let md = file.metadata().map_err(|e| io_err(name.clone(), e))?;
             if !md.is_file() {
                 return Err(StoreError::NotFound(name));
@@ -143,7 +144,7 @@ impl RepoStore {
         let name = key.to_string();
         blocking(move || {
             let md = layout
-                .open_beneath(&path, &name)?
+                .open_beneath(&path, &name, Access::Stat)?
                 .metadata()
                 .map_err(|e| io_err(name.clone(), e))?;
             if md.is_file() {
@@ -174,20 +175,24 @@ impl RepoStore {
         let key = key.clone();
         blocking(move || {
             layout.guard(&path)?;
-            let _commit = hold(&commit_lock);
+            let commit = hold(&commit_lock);
             let bytes = match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_file() => m.len(),
                 _ => return Err(StoreError::NotFound(key.to_string())),
             };
-            let removed = durable::remove_then(&path, || {
-                ledger.record(Change::Removed { key: &key, bytes });
-            });
-            ledger.persist();
-            match removed {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(StoreError::NotFound(key.to_string())),
-                Err(e) => Err(io_err(format!("delete {key}"), e)),
+            match fs::remove_file(&path) {
+                Ok(()) => ledger.record(Change::Removed { key: &key, bytes }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NotFound(key.to_string()));
+                }
+                Err(e) => return Err(io_err(format!("delete {key}"), e)),
             }
+            // As for a write: the sync and the save are shared with other
+            // writers, not queued behind the lock.
+            drop(commit);
+            let synced = durable::sync_parent(&path);
+            ledger.persist();
+            synced.map_err(|e| io_err(format!("delete {key}"), e))
         })
         .await
     }
@@ -298,7 +303,6 @@ impl RepoStore {
                 .map(|(key, bytes)| Change::Removed { key, bytes: *bytes })
                 .collect();
             ledger.record_all(&changes);
-            ledger.persist();
             touched_dirs.sort();
             touched_dirs.dedup();
             for dir in &touched_dirs {
@@ -309,6 +313,9 @@ impl RepoStore {
                     .map_err(|e| io_err("remove empty directories", e))?;
                 layout.forget_dirs(&repo_dir);
             }
+            // An early return above still saves: the books persist when dropped.
+            drop(_commit);
+            ledger.persist();
             Ok(report)
         })
         .await

@@ -67,10 +67,16 @@ impl TempObject {
         if self.unflushed >= FLUSH_EVERY && self.flusher.as_ref().is_none_or(|f| f.is_finished()) {
             // Best effort: the fsync at commit is what makes the object
             // durable and reports errors; this only starts the disk early.
-            if let Ok(file) = self.file.try_clone() {
-                self.flusher = Some(std::thread::spawn(move || {
-                    let _ = file.sync_data();
-                }));
+            let spawned = self.file.try_clone().and_then(|file| {
+                std::thread::Builder::new()
+                    .name("vger-flush".into())
+                    .spawn(move || {
+                        let _ = file.sync_data();
+                    })
+            });
+            // No thread to spare is no error: the commit's fsync remains.
+            if let Ok(flusher) = spawned {
+                self.flusher = Some(flusher);
                 self.unflushed = 0;
             }
         }
@@ -262,18 +268,33 @@ impl Upload {
                 ledger.admit(&the_key, old, new)?;
             }
             let placed = durable::place(&temp.path, &dest, replace);
-            if let Ok(p) = placed {
-                temp.disarm();
-                let old = match p {
-                    Published::Created => None,
-                    Published::Replaced => old,
-                };
-                ledger.record(Change::Stored {
-                    key: &the_key,
-                    old,
-                    new,
-                });
-            }
+            let identical = match &placed {
+                Ok(p) => {
+                    temp.disarm();
+                    let old = match p {
+                        Published::Created => None,
+                        Published::Replaced => old,
+                    };
+                    ledger.record(Change::Stored {
+                        key: &the_key,
+                        old,
+                        new,
+                    });
+                    false
+                }
+                // A write-once object sent again with the same bytes (a
+                // retry after a lost reply) succeeds without replacing. The
+                // comparison stays under the lock, so a concurrent delete
+                // cannot turn the retry into a 404.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    match durable::same_content(&temp.path, &dest) {
+                        Ok(true) => true,
+                        Ok(false) => return Err(StoreError::Exists(key)),
+                        Err(e) => return Err(io_err(format!("compare {key}"), e)),
+                    }
+                }
+                Err(_) => false,
+            };
             drop(commit);
             match placed {
                 Ok(p) => {
@@ -284,18 +305,11 @@ impl Upload {
                     synced.map_err(|e| io_err(format!("publish {key}"), e))?;
                     Ok(p)
                 }
-                // A write-once object sent again with the same bytes (a
-                // retry after a lost reply) succeeds without replacing,
-                // once the existing object is known to be durable.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    match durable::same_content(&temp.path, &dest) {
-                        Ok(true) => durable::sync_parent(&dest)
-                            .map(|()| Published::Replaced)
-                            .map_err(|e| io_err(format!("publish {key}"), e)),
-                        Ok(false) => Err(StoreError::Exists(key)),
-                        Err(e) => Err(io_err(format!("compare {key}"), e)),
-                    }
-                }
+                // Acknowledged once the existing object is known to be
+                // durable: its writer may not have synced the directory yet.
+                Err(_) if identical => durable::sync_parent(&dest)
+                    .map(|()| Published::Replaced)
+                    .map_err(|e| io_err(format!("publish {key}"), e)),
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) => {
                     Err(StoreError::Conflict(format!(
                         "{key} is a directory on the server"

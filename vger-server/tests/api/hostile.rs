@@ -195,3 +195,17 @@ async fn a_file_symlinked_outside_is_never_read_or_replaced() {
     assert_eq!(s.put("r/index", "x").await, StatusCode::FORBIDDEN);
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "secret");
 }
+
+#[tokio::test]
+async fn an_absolute_symlink_that_stays_inside_the_data_dir_is_read() {
+    let s = TestServer::start().await;
+    s.put("r/config", "the config").await;
+    // Absolute, but inside: the kernel's beneath-only open refuses it, and
+    // the server's own component check then allows it, as before.
+    symlink(s.data().join("r/config"), s.data().join("r/index")).unwrap();
+    assert_eq!(
+        s.get_bytes("r/index").await,
+        (StatusCode::OK, b"the config".to_vec())
+    );
+    assert_eq!(s.status(Method::HEAD, "r/index").await, StatusCode::OK);
+}
