@@ -248,10 +248,11 @@ impl Upload {
                     )));
                 }
             }
+            // The fsync runs alongside a background flush still in flight
+            // rather than after it: both wait on the same disk.
+            let synced = temp.file.sync_all();
             temp.settle_flush();
-            temp.file
-                .sync_all()
-                .map_err(|e| io_err(format!("sync {key}"), e))?;
+            synced.map_err(|e| io_err(format!("sync {key}"), e))?;
             // Under the commit lock only what must be atomic with other
             // writers: the size replaced, the quota decision, the rename
             // and the bookkeeping in memory. The directory sync and the
