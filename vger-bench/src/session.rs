@@ -109,13 +109,18 @@ impl Bench {
     }
 }
 
-fn finish(packs: &[Pack], t0: Instant, phases: Vec<(&'static str, Duration)>) -> Sample {
-    let elapsed = t0.elapsed();
+/// The session's sample, from the times since its start at which the
+/// backup, the restore and the compaction ended.
+fn finish(packs: &[Pack], backed_up: Duration, restored: Duration, compacted: Duration) -> Sample {
     Sample {
-        elapsed,
+        elapsed: compacted,
         bytes: packs.iter().map(|p| p.bytes.len() as u64).sum(),
-        latencies: vec![elapsed],
-        phases,
+        latencies: vec![compacted],
+        phases: vec![
+            ("backup", backed_up),
+            ("restore", restored - backed_up),
+            ("compact", compacted - restored),
+        ],
         ..Sample::default()
     }
 }
@@ -184,16 +189,7 @@ async fn http_session(http: &Http, repo: &str, packs: &Arc<Vec<Pack>>) -> Result
         .await?;
     http.put(&format!("{base}/manifest"), small(6, 4096))
         .await?;
-    let compacted = t0.elapsed();
-    Ok(finish(
-        packs,
-        t0,
-        vec![
-            ("backup", backed_up),
-            ("restore", restored - backed_up),
-            ("compact", compacted - restored),
-        ],
-    ))
+    Ok(finish(packs, backed_up, restored, t0.elapsed()))
 }
 
 /// The session's disk work as plain files in `dir`.
@@ -244,16 +240,7 @@ fn raw_session(dir: &Path, packs: &Arc<Vec<Pack>>) -> Result<Sample, String> {
     }
     write("index", 5, 256 << 10)?;
     write("manifest", 6, 4096)?;
-    let compacted = t0.elapsed();
-    Ok(finish(
-        packs,
-        t0,
-        vec![
-            ("backup", backed_up),
-            ("restore", restored - backed_up),
-            ("compact", compacted - restored),
-        ],
-    ))
+    Ok(finish(packs, backed_up, restored, t0.elapsed()))
 }
 
 #[cfg(test)]

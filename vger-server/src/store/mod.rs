@@ -31,7 +31,7 @@ pub use error::{StoreError, StoreResult};
 pub use ledger::{Change, Ledger};
 pub use list::Usage;
 pub use paths::Layout;
-pub use read::{ObjectFile, SMALL_READ};
+pub use read::ObjectFile;
 pub use repo::BatchDeleteReport;
 pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
 
