@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use shared_proto::RepoName;
 
-use crate::config::Config;
+use crate::config::{Config, ConnectionLimits};
 use crate::policy::Authenticator;
 use crate::service::Inflight;
 use crate::state::State;
@@ -24,6 +24,8 @@ pub struct Settings {
     pub public_health_details: bool,
     /// Lock lease.
     pub lock_ttl: Duration,
+    /// Slow-client timeouts and the connection limit.
+    pub connections: ConnectionLimits,
 }
 
 /// Everything a request handler can reach.
@@ -66,6 +68,7 @@ impl App {
                 quota_bytes: config.quota_bytes,
                 public_health_details: config.public_health_details,
                 lock_ttl: config.lock_ttl,
+                connections: config.connections,
             },
             state_dir: config.state_dir.clone(),
             started: Instant::now(),

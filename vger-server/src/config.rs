@@ -27,6 +27,16 @@ pub const DEFAULT_STATE_DIR_NAME: &str = ".vger-server";
 /// Default largest object in bytes (1 GiB: a large repository's `index`
 /// can be hundreds of MB).
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 1 << 30;
+/// Default time a client has to send a request's headers (and the time an
+/// idle kept-alive connection stays open).
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 30;
+/// Default time a request may go without a byte moving either way in the
+/// middle of its body.
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 120;
+/// Default number of client connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Longest timeout accepted for either setting (one day).
+pub const MAX_TIMEOUT_SECONDS: u64 = 24 * 3600;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -63,6 +73,9 @@ struct ServerSection {
     lock_ttl_seconds: Option<u64>,
     max_object_bytes: Option<u64>,
     public_health_details: Option<bool>,
+    header_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
     // Accepted so existing configs keep working; not enforced (see docs).
     rate_limit_rps: Option<toml::Value>,
     rate_limit_mbps: Option<toml::Value>,
@@ -135,8 +148,33 @@ pub struct Config {
     pub max_object_bytes: u64,
     /// Whether anonymous `/health` callers see uptime, disk and repo count.
     pub public_health_details: bool,
+    /// Limits that keep slow or idle clients from exhausting the server.
+    pub connections: ConnectionLimits,
     /// Rate-limit keys that were present but are not enforced.
     pub ignored_keys: Vec<&'static str>,
+}
+
+/// How long clients may dawdle, and how many may connect at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time to send a request's headers; also how long an idle kept-alive
+    /// connection is kept.
+    pub header_timeout: Duration,
+    /// Longest pause in a request body, or in a response the client is
+    /// not reading.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECONDS),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECONDS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// Why the configuration cannot be used. Each message is one line that
@@ -293,6 +331,32 @@ impl Config {
         if max_object_bytes == 0 {
             return Err(invalid("max_object_bytes must be at least 1".into()));
         }
+        let timeout = |key: &str, value: Option<u64>, default: u64| {
+            let secs = value.unwrap_or(default);
+            if (1..=MAX_TIMEOUT_SECONDS).contains(&secs) {
+                Ok(Duration::from_secs(secs))
+            } else {
+                Err(invalid(format!(
+                    "{key} = {secs} is out of range; use 1 to {MAX_TIMEOUT_SECONDS} (one day)"
+                )))
+            }
+        };
+        let connections = ConnectionLimits {
+            header_timeout: timeout(
+                "header_timeout_seconds",
+                s.header_timeout_seconds,
+                DEFAULT_HEADER_TIMEOUT_SECONDS,
+            )?,
+            idle_timeout: timeout(
+                "idle_timeout_seconds",
+                s.idle_timeout_seconds,
+                DEFAULT_IDLE_TIMEOUT_SECONDS,
+            )?,
+            max_connections: match s.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS) {
+                0 => return Err(invalid("max_connections must be at least 1".into())),
+                n => n,
+            },
+        };
         let mut ignored_keys = Vec::new();
         if s.rate_limit_rps.is_some() {
             ignored_keys.push("rate_limit_rps");
@@ -316,6 +380,7 @@ impl Config {
             lock_ttl: Duration::from_secs(lock_ttl_seconds),
             max_object_bytes,
             public_health_details: s.public_health_details.unwrap_or(true),
+            connections,
             ignored_keys,
         })
     }
@@ -339,6 +404,33 @@ mod tests {
         assert_eq!(c.max_object_bytes, 1 << 30);
         assert!(c.public_health_details);
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.connections, ConnectionLimits::default());
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_range_checked() {
+        let base = "[server]\ndata_dir = \"/d\"\ntoken = \"t\"\n";
+        let c = load(
+            &format!(
+                "{base}header_timeout_seconds = 5\nidle_timeout_seconds = 7\nmax_connections = 9\n"
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.connections.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(7));
+        assert_eq!(c.connections.max_connections, 9);
+        for bad in [
+            "header_timeout_seconds = 0",
+            "idle_timeout_seconds = 0",
+            "idle_timeout_seconds = 86401",
+            "max_connections = 0",
+        ] {
+            let e = load(&format!("{base}{bad}\n"), None)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(bad.split(' ').next().unwrap()), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! `service` (each operation as one step over the layers below), `policy`
 //! (who may do what: append-only, quota, freshness rules), `store` (objects
 //! on disk), `state` (what the server remembers besides objects, in
-//! SQLite). `server` wires them together at start-up.
+//! SQLite). `server` wires them together at start-up; `connections`
+//! accepts clients within their limits.
 
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod logging;
 pub mod maintenance;

@@ -35,6 +35,9 @@ enum Command {
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
+    // Whatever the server or SQLite creates is private to its user, even
+    // where no explicit mode is given.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let Some(config_path) = cli.config else {
         Cli::command()
@@ -111,7 +114,7 @@ async fn run(config: Config) -> Result<(), server::StartError> {
         append_only = config.append_only,
         "vger-server listening"
     );
-    server::serve(listener, app.clone(), server::shutdown_signal()).await?;
+    server::serve(listener, app.clone(), server::shutdown_signal()).await;
     if lifecycle::settle(&app, SHUTDOWN_PATIENCE).await {
         tracing::info!("state settled; stopped cleanly");
     }

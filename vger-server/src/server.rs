@@ -5,15 +5,14 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::http;
 use crate::service::lifecycle;
 use crate::state::State;
 use crate::store::{RepoStore, STATE_DIR_NAME, durable};
+use crate::{connections, http};
 
 /// Why the server could not start. Each message is one line naming the key
 /// or path at fault.
@@ -38,9 +37,6 @@ pub enum StartError {
         /// Why.
         source: io::Error,
     },
-    /// Serving failed.
-    #[error("server error: {0}")]
-    Serve(io::Error),
 }
 
 fn data_dir_err(path: &Path, message: impl Into<String>) -> StartError {
@@ -69,7 +65,9 @@ pub fn open_data_dir(config: &Config) -> Result<Opened, StartError> {
         Ok(md) if !md.is_dir() => return Err(data_dir_err(dir, "exists but is not a directory")),
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir)
+            durable::private_dir_builder()
+                .recursive(true)
+                .create(dir)
                 .map_err(|e| data_dir_err(dir, format!("cannot create it: {e}")))?;
             tracing::info!(data_dir = %dir.display(), "created data directory");
         }
@@ -79,13 +77,31 @@ pub fn open_data_dir(config: &Config) -> Result<Opened, StartError> {
     let (probe, _) = durable::create_temp(dir)
         .map_err(|e| data_dir_err(dir, format!("is not writable: {e}")))?;
     let _ = std::fs::remove_file(probe);
+    warn_if_open_to_others(dir, "data_dir");
     let mut lock = vec![lock_data_dir(dir)?];
     lock.extend(lock_state_dir(config)?);
+    warn_if_open_to_others(&config.state_dir, "state_dir");
     let store = RepoStore::open(dir, config.max_object_bytes)
         .map_err(|e| data_dir_err(dir, format!("cannot open it: {e}")))?;
     let state = State::open(&config.state_dir, config.lock_ttl)
         .map_err(|e| StartError::State(e.to_string()))?;
     Ok(Opened { store, state, lock })
+}
+
+/// Logs a warning when `dir` can be entered or read by other users: the
+/// server creates everything private, but a directory made by hand may
+/// not be.
+fn warn_if_open_to_others(dir: &Path, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(md) = std::fs::metadata(dir) {
+        let mode = md.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %dir.display(),
+                "{key} has mode {mode:o}, open to other users; chmod 700 it"
+            );
+        }
+    }
 }
 
 /// Opens the data dir and brings the state in line with the files (see
@@ -137,10 +153,9 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
 
 /// Creates `dir` (mode 0700) and takes the exclusive lock on `dir/lock`.
 fn lock_in(dir: &Path) -> Result<std::fs::File, String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    durable::private_dir_builder()
         .recursive(true)
-        .mode(0o700)
         .create(dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join("lock");
@@ -168,7 +183,9 @@ fn lock_state_dir(config: &Config) -> Result<Option<std::fs::File>, StartError> 
     let bad =
         |m: String| StartError::State(format!("state_dir {}: {m}", config.state_dir.display()));
     let default = config.data_dir.join(STATE_DIR_NAME);
-    std::fs::create_dir_all(&config.state_dir)
+    durable::private_dir_builder()
+        .recursive(true)
+        .create(&config.state_dir)
         .map_err(|e| bad(format!("cannot create it: {e}")))?;
     let (data, state, default) = match (
         config.data_dir.canonicalize(),
@@ -215,15 +232,9 @@ pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    // Small answers on kept-alive connections must not wait for Nagle.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartError::Serve)
+) {
+    let limits = app.settings.connections;
+    connections::serve(listener, http::router(app), limits, shutdown).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.

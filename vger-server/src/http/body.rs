@@ -7,8 +7,8 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
+use super::limits;
 use crate::service::objects::PutObject;
-use crate::store::StoreError;
 
 /// Largest JSON request body (batch-delete lists, repack plans).
 pub const MAX_JSON_BYTES: usize = 64 << 20;
@@ -17,21 +17,17 @@ pub const MAX_JSON_BYTES: usize = 64 << 20;
 /// error, up to `drain_limit` more bytes of the body are read and
 /// discarded before the error is returned, so a client that writes its
 /// whole body before reading sees the error rather than a broken pipe.
-pub async fn stream_into(
-    body: Body,
-    upload: &mut PutObject,
-    drain_limit: u64,
-) -> Result<(), StoreError> {
+pub async fn stream_into(body: Body, upload: &mut PutObject, drain_limit: u64) -> ApiResult<()> {
     let mut body = body;
     loop {
         match body.frame().await {
             None => return Ok(()),
-            Some(Err(e)) => return Err(StoreError::Incomplete(e.to_string())),
+            Some(Err(e)) => return Err(limits::body_error(&e)),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if let Err(e) = upload.push(data).await {
                         drain(body, drain_limit).await;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }
@@ -62,9 +58,12 @@ pub async fn read_bounded(body: Body, limit: usize) -> ApiResult<Bytes> {
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than the {limit}-byte limit for JSON requests"),
         )),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {e}"
-        ))),
+        Err(e) => match e.downcast::<axum::Error>() {
+            Ok(e) => Err(limits::body_error(&e)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "could not read the request body: {e}"
+            ))),
+        },
     }
 }
 

@@ -6,17 +6,22 @@ pub mod body;
 mod dispatch;
 pub mod error;
 mod health;
+pub mod limits;
 mod locks;
 mod log;
 mod objects;
+pub mod panic;
 pub mod range;
 mod repo_ops;
 pub mod target;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::app::App;
 
@@ -24,9 +29,21 @@ use crate::app::App;
 /// other request goes through [`dispatch::dispatch`], which requires a
 /// valid token before it reads the body.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/health", get(health::health))
-        .fallback(dispatch::dispatch)
+    let idle = app.settings.connections.idle_timeout;
+    harden(
+        Router::new()
+            .route("/health", get(health::health))
+            .fallback(dispatch::dispatch)
+            .with_state(app),
+        idle,
+    )
+}
+
+/// Wraps `routes` in what every request passes through: the request log,
+/// the panic guard, and the bound on pauses in a request body.
+pub fn harden(routes: Router, body_idle: Duration) -> Router {
+    routes
+        .layer(RequestBodyTimeoutLayer::new(body_idle))
+        .layer(CatchPanicLayer::custom(panic::answer))
         .layer(axum::middleware::from_fn(log::log_request))
-        .with_state(app)
 }

@@ -101,7 +101,7 @@ pub enum Opened {
 impl Db {
     /// Opens (creating if needed) the database in `state_dir`.
     pub fn open(state_dir: &Path) -> StateResult<(Self, Opened)> {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -112,6 +112,22 @@ impl Db {
             })?;
         let path = state_dir.join(DB_FILE_NAME);
         let conn = Connection::open(&path).map_err(sql_err(format!("open {}", path.display())))?;
+        // SQLite creates its files 0644 less the umask, and gives the WAL
+        // and shared-memory files the database's mode: making the database
+        // private before WAL mode is set makes all three private, also for
+        // files an older version left open to others.
+        for suffix in ["", "-wal", "-shm"] {
+            let file = state_dir.join(format!("{DB_FILE_NAME}{suffix}"));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StateError::Dir {
+                        path: file.display().to_string(),
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
         Self::setup(conn, path)
     }
 

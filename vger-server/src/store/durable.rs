@@ -23,6 +23,15 @@ pub const TEMP_PREFIX: &str = ".vger-tmp-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A builder for directories only the server's user may enter (0700): the
+/// data is encrypted, but names and sizes tell a story too.
+pub fn private_dir_builder() -> fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut b = fs::DirBuilder::new();
+    b.mode(0o700);
+    b
+}
+
 /// Creates a new temp file in `dir`, mode 0600. The name joins the process
 /// id, the start-up clock and a counter, and the file is created with
 /// O_EXCL, so two processes or two runs can never share one.
@@ -106,7 +115,7 @@ impl DurableDirs {
             if self.is_known(&cur) {
                 continue;
             }
-            match fs::create_dir(&cur) {
+            match private_dir_builder().create(&cur) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if !cur.is_dir() {

@@ -325,7 +325,9 @@ fn write_journal(
     if journal_dir.starts_with(layout.root()) {
         layout.ensure_dir(journal_dir)?;
     } else {
-        fs::create_dir_all(journal_dir)?;
+        durable::private_dir_builder()
+            .recursive(true)
+            .create(journal_dir)?;
     }
     let entry = JournalEntry {
         keep_blobs: keep.to_vec(),

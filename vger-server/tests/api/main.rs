@@ -17,5 +17,7 @@ mod quota;
 mod ranges;
 mod repack;
 mod repo_ops;
+mod security;
+mod slow_clients;
 mod startup;
 mod verify;

@@ -65,8 +65,7 @@ impl TestServer {
             server::serve(listener, serve_app.clone(), async {
                 let _ = rx.await;
             })
-            .await
-            .unwrap();
+            .await;
             lifecycle::settle(&serve_app, Duration::from_secs(10)).await;
         });
         Self {
