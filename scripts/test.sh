@@ -39,5 +39,9 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 echo "== vger-bench --smoke"
 cargo build --locked -p vger-server -p vger-bench
 target/debug/vger-bench --smoke --server target/debug/vger-server
+# The nginx example in docs/deploy, run for real in front of the debug
+# server (installs nginx from Debian's packages if missing).
+echo "== nginx proxy test"
+scripts/test-nginx.sh target/debug/vger-server
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -37,6 +37,9 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // A client may close its sending side once its request is out and
+        // still wait for the answer; without this, hyper drops the request.
+        .half_close(true)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let mut full_logged = false;

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
 
-use super::auth::Authenticated;
+use super::auth::authenticate;
 use super::body::drain;
 use super::error::{ApiError, ApiResult};
 use super::target::{Op, Query, Target};
@@ -157,12 +157,19 @@ impl Route {
 /// Handles every authenticated client API request.
 pub async fn dispatch(
     State(app): State<Arc<App>>,
-    _auth: Authenticated,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    if let Err(e) = authenticate(&headers, &app) {
+        // Answer at once, and go on reading (and discarding) what the
+        // client is still sending: a proxy that streams the body and finds
+        // the connection closed would turn this 401 into a 502, which
+        // clients retry as a server fault.
+        tokio::spawn(drain(body, app.store.max_object_bytes()));
+        return Err(e);
+    }
     let query = Query::parse(uri.query());
     let route = match Target::parse(uri.path()).and_then(|t| Route::resolve(&method, t, &query)) {
         Ok(r) => r,

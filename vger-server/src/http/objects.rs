@@ -145,9 +145,15 @@ fn declared_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
 }
 
 fn client_digest(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(v) = headers.get(CHECKSUM_HEADER) else {
+    let mut values = headers.get_all(CHECKSUM_HEADER).iter();
+    let Some(v) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "X-Content-BLAKE2b is given more than once; send one",
+        ));
+    }
     let s = v.to_str().unwrap_or_default().trim();
     if !crate::store::digest::is_digest_hex(s) {
         return Err(ApiError::bad_request(

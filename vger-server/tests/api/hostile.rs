@@ -10,7 +10,7 @@ use crate::support::{TestServer, entries_below};
 const HEX: &str = "53e313315640e227342cb686f91aa346af591176b4f6b67e8e3997f321a219bf";
 
 /// Paths that must be refused for GET, PUT and DELETE alike.
-fn hostile_paths() -> Vec<String> {
+pub fn hostile_paths() -> Vec<String> {
     let upper = HEX.to_uppercase();
     let long_repo = "a".repeat(129);
     let long_leaf = "a".repeat(256);

@@ -9,6 +9,7 @@ mod client_sessions;
 mod disk_full;
 mod freshness;
 mod hostile;
+mod hostile_requests;
 mod listing;
 mod locks;
 mod objects;
