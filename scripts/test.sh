@@ -37,11 +37,22 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # The benchmark program must keep working: a seconds-long run of every
 # workload at tiny sizes, against the debug server (it judges no target).
 echo "== vger-bench --smoke"
-cargo build --locked -p vger-server -p vger-bench
+cargo build --locked -p vger-server -p vger-bench -p vger-stress
 target/debug/vger-bench --smoke --server target/debug/vger-server
+# Short versions of the reliability runs (docs/reliability.md has the full
+# ones): SIGKILL under concurrent writes, then a soak of 16 clients.
+echo "== vger-stress crash (5 kill cycles)"
+target/debug/vger-stress crash --cycles 5 --server target/debug/vger-server
+echo "== vger-stress soak (30 s)"
+target/debug/vger-stress soak --duration 30s --server target/debug/vger-server
 # The nginx example in docs/deploy, run for real in front of the debug
 # server (installs nginx from Debian's packages if missing).
 echo "== nginx proxy test"
 scripts/test-nginx.sh target/debug/vger-server
+# Every fuzz target for 10 s, after its regression inputs (needs a nightly
+# toolchain; says SKIPPED without one). No AddressSanitizer here: the build
+# is twice as fast, and our own code has no unsafe.
+echo "== fuzz (10 s per target)"
+FUZZ_SANITIZER=none scripts/fuzz.sh 10
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -6,12 +6,9 @@
 
 mod ceiling;
 mod client;
-mod data;
 mod drive;
-mod procfs;
 mod raw;
 mod report;
-mod server;
 mod session;
 mod stats;
 mod workloads;
@@ -23,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
+use vger_bench::{data, server};
 
 use report::{Side, Target, WorkloadResult};
 use server::ServerProcess;

@@ -36,6 +36,19 @@ fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
     line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Current resident set (`VmRSS`) of process `pid`, in bytes.
+pub fn rss_bytes(pid: u32) -> io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_status_kib(&status, "VmRSS:")
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| bad(format!("/proc/{pid}/status")))
+}
+
+/// Number of file descriptors process `pid` has open.
+pub fn open_fds(pid: u32) -> io::Result<usize> {
+    Ok(fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// Resets the peak resident set of `pid` to its current size, so the next
 /// [`peak_rss_bytes`] covers only what follows (Linux 4.0+).
 pub fn reset_peak_rss(pid: u32) -> io::Result<()> {

@@ -58,13 +58,23 @@ impl ServerProcess {
     /// Starts `binary` on `data_dir` (created if missing) and waits until
     /// it answers `/health`. Its config and log live in `work`.
     pub async fn start(binary: &Path, work: &Path, data_dir: &Path) -> io::Result<Self> {
+        Self::start_with(binary, work, data_dir, "").await
+    }
+
+    /// As [`ServerProcess::start`], with `extra` lines in `[server]`.
+    pub async fn start_with(
+        binary: &Path,
+        work: &Path,
+        data_dir: &Path,
+        extra: &str,
+    ) -> io::Result<Self> {
         fs::create_dir_all(work)?;
         let addr = free_port()?;
         let config = work.join("vger-server.toml");
         fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"{addr}\"\ndata_dir = {data_dir:?}\nlog_format = \"json\"\n"
+                "[server]\nlisten = \"{addr}\"\ndata_dir = {data_dir:?}\nlog_format = \"json\"\n{extra}\n"
             ),
         )?;
         let log = work.join("server.log");
@@ -114,6 +124,29 @@ impl ServerProcess {
         let t0 = Instant::now();
         self.child = spawn(&self.binary, &self.config, &self.log)?;
         self.wait_ready(t0).await
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would,
+    /// and reaps it.
+    pub fn kill(&mut self) -> io::Result<()> {
+        if self.child.try_wait()?.is_none() {
+            kill_process(Pid::from_child(&self.child), Signal::KILL).map_err(io::Error::from)?;
+            self.child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same data dir and port after it
+    /// stopped or was killed; returns the start-up time.
+    pub async fn start_again(&mut self) -> io::Result<Duration> {
+        let t0 = Instant::now();
+        self.child = spawn(&self.binary, &self.config, &self.log)?;
+        self.wait_ready(t0).await
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     /// Sends SIGTERM and waits for the process to exit.
