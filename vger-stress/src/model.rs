@@ -231,13 +231,22 @@ mod tests {
         let m = Model::default();
         m.lock_begin(true);
         m.lock_ack();
-        assert!(m.lock_observe(false).is_err(), "an acknowledged take was lost");
+        assert!(
+            m.lock_observe(false).is_err(),
+            "an acknowledged take was lost"
+        );
         m.lock_begin(true);
         m.lock_ack();
         m.lock_begin(false);
-        assert!(m.lock_observe(true).is_ok(), "the release in flight did not land");
+        assert!(
+            m.lock_observe(true).is_ok(),
+            "the release in flight did not land"
+        );
         m.lock_begin(false);
-        assert!(m.lock_observe(false).is_ok(), "the release in flight landed");
+        assert!(
+            m.lock_observe(false).is_ok(),
+            "the release in flight landed"
+        );
         assert!(m.lock_observe(true).is_err(), "a released lock came back");
     }
 
