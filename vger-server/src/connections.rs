@@ -94,8 +94,22 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Idle connections close at once; requests in flight get a while to
+    // finish. A client trickling an upload must not hold the stop for
+    // ever: its temp file is removed at the next start and it retries.
+    if tokio::time::timeout(REQUEST_PATIENCE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            patience_s = REQUEST_PATIENCE.as_secs(),
+            "requests still running at shutdown were cut off"
+        );
+    }
 }
+
+/// How long a stopping server lets requests in flight finish.
+pub const REQUEST_PATIENCE: Duration = Duration::from_secs(20);
 
 /// The socket as hyper sees it: without Nagle's delay (small answers on
 /// kept-alive connections must not wait), and with a bound on how long a
@@ -107,10 +121,19 @@ fn wrap(tcp: TcpStream, idle: Duration) -> TokioIo<std::pin::Pin<Box<TimeoutStre
     TokioIo::new(Box::pin(io))
 }
 
-/// Accept fails for the listener's own reasons (out of file descriptors)
-/// or for one aborted connection; either way the loop must go on, but
-/// without spinning while descriptors are short.
+/// Accept fails for one connection (it was aborted before we took it:
+/// go on at once) or for the listener's own reasons, such as running out
+/// of file descriptors: then the loop must go on without spinning, so it
+/// pauses, and says why.
 async fn pause_after_accept_error(e: &io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        tracing::debug!(error = %e, "a connection was aborted before it was accepted");
+        return;
+    }
     use rustix::io::Errno;
     let out_of_files = matches!(
         Errno::from_io_error(e),
@@ -118,8 +141,8 @@ async fn pause_after_accept_error(e: &io::Error) {
     );
     if out_of_files {
         tracing::error!(error = %e, "cannot accept connections: out of file descriptors or memory (raise LimitNOFILE or lower max_connections)");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     } else {
-        tracing::debug!(error = %e, "accept failed");
+        tracing::error!(error = %e, "cannot accept connections");
     }
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }

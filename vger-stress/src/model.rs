@@ -29,6 +29,8 @@ pub struct Model {
     lock: Mutex<LockSlot>,
     /// Unix seconds before the last acknowledged backup was sent, per repo.
     backups: Mutex<BTreeMap<String, i64>>,
+    /// Repacks in flight: (repo, source, new pack).
+    repacks: Mutex<Vec<(String, String, String)>>,
 }
 
 /// The lock: held or not, and a change in flight.
@@ -110,6 +112,53 @@ impl Model {
         slot.acked = seen;
         slot.pending = None;
         verdict
+    }
+
+    /// A repack of `source` into `new` in `repo` is about to be sent: both
+    /// are in flight, and together they must not both vanish.
+    pub fn repack_begin(&self, repo: &str, source: &str, new: &str, new_bytes: Bytes) {
+        self.begin(repo, source, None);
+        self.begin(repo, new, Some(new_bytes));
+        self.repacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((repo.to_owned(), source.to_owned(), new.to_owned()));
+    }
+
+    /// The repack in flight from `source` was acknowledged.
+    pub fn repack_ack(&self, repo: &str, source: &str, new: &str) {
+        self.ack(repo, source);
+        self.ack(repo, new);
+        self.repacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(r, s, _)| !(r == repo && s == source));
+    }
+
+    /// After every object was observed: a repack in flight at the crash may
+    /// have happened or not, but deleting its source without publishing
+    /// its new pack would lose the kept blobs.
+    pub fn check_repacks(&self) -> Vec<Violation> {
+        let repacks = std::mem::take(&mut *self.repacks.lock().unwrap_or_else(|p| p.into_inner()));
+        repacks
+            .into_iter()
+            .filter(|(repo, source, new)| {
+                self.settled(repo, source) == Some(None) && self.settled(repo, new) == Some(None)
+            })
+            .map(|(repo, source, new)| {
+                Violation(format!(
+                    "{repo}: repack in flight lost data: its source {source} is gone and its new pack {new} never appeared"
+                ))
+            })
+            .collect()
+    }
+
+    /// Forgets keys seen absent: a deleted key coming back is caught by
+    /// comparing `?list` with the present keys, and the model stays as
+    /// small as the repositories.
+    pub fn forget_absent(&self) {
+        let mut m = self.objects.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, s| s.acked.is_some() || s.pending.is_some());
     }
 
     /// Present keys of `repo` (all settled).
@@ -224,6 +273,23 @@ mod tests {
         m.begin("r", "k", None);
         assert!(m.observe("r", "k", None).is_ok());
         assert!(m.observe("r", "k", b("one")).is_err());
+    }
+
+    #[test]
+    fn a_repack_in_flight_must_not_lose_both_packs() {
+        let m = Model::default();
+        m.begin("r", "src", b("blobs"));
+        m.ack("r", "src");
+        m.repack_begin("r", "src", "new", Bytes::from_static(b"kept"));
+        assert!(m.observe("r", "src", None).is_ok());
+        assert!(m.observe("r", "new", None).is_ok());
+        assert_eq!(m.check_repacks().len(), 1);
+        m.begin("r", "src2", b("blobs"));
+        m.ack("r", "src2");
+        m.repack_begin("r", "src2", "new2", Bytes::from_static(b"kept"));
+        assert!(m.observe("r", "src2", b("blobs")).is_ok());
+        assert!(m.observe("r", "new2", None).is_ok());
+        assert!(m.check_repacks().is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::header::EXPECT;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
@@ -166,8 +167,14 @@ pub async fn dispatch(
         // Answer at once, and go on reading (and discarding) what the
         // client is still sending: a proxy that streams the body and finds
         // the connection closed would turn this 401 into a 502, which
-        // clients retry as a server fault.
-        tokio::spawn(drain(body, app.store.max_object_bytes()));
+        // clients retry as a server fault. An unauthenticated client gets
+        // no more of the server's time for it than for sending headers. A
+        // client waiting for `100 Continue` sends nothing: close instead.
+        if !headers.contains_key(EXPECT) {
+            let patience = app.settings.connections.header_timeout;
+            let limit = app.store.max_object_bytes();
+            tokio::spawn(tokio::time::timeout(patience, drain(body, limit)));
+        }
         return Err(e);
     }
     let query = Query::parse(uri.query());

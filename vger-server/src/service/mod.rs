@@ -48,11 +48,7 @@ where
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
-        Err(e) => Err(StoreError::Io {
-            context: "background task failed".into(),
-            source: std::io::Error::other(e.to_string()),
-        }
-        .into()),
+        Err(e) => Err(crate::store::task_failed(e).into()),
     }
 }
 

@@ -52,10 +52,29 @@ where
 pub(crate) async fn joined<T>(task: tokio::task::JoinHandle<StoreResult<T>>) -> StoreResult<T> {
     match task.await {
         Ok(r) => r,
-        Err(e) => Err(StoreError::Io {
-            context: "filesystem task failed".into(),
-            source: std::io::Error::other(e.to_string()),
-        }),
+        Err(e) => Err(task_failed(e)),
+    }
+}
+
+/// The error for a blocking task that panicked or was cancelled. A panic
+/// is logged with its message here, where it is caught (the request's
+/// own panic guard never sees it), and the client gets a 500 without it.
+pub(crate) fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    if e.is_panic() {
+        let panic = e.into_panic();
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        tracing::error!(
+            panic = what,
+            "a background task panicked; its request is answered 500"
+        );
+    }
+    StoreError::Io {
+        context: "internal error: a background task failed (logged)".into(),
+        source: std::io::Error::other("the task did not finish"),
     }
 }
 

@@ -165,8 +165,29 @@ async fn an_upload_with_a_wrong_token_is_read_to_its_end_and_answered_401() {
         .await
         .expect("the server read the whole refused body");
     let mut answer = Vec::new();
-    c.read_to_end(&mut answer).await.unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        c.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes after answering")
+    .unwrap();
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
     assert!(!s.data().join("r/index").exists());
+}
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_with_a_wrong_token_gets_401_and_is_closed() {
+    let s = TestServer::start().await;
+    let started = std::time::Instant::now();
+    let (code, text) = s
+        .raw(b"PUT /r/index HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+        .await;
+    assert_eq!(code, 401, "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the connection was held open"
+    );
 }

@@ -72,8 +72,8 @@ async fn the_state_database_is_created_0600_and_directories_0700() {
     assert_eq!(s.put("r/config", "c").await, StatusCode::CREATED);
     assert_eq!(s.put(&format!("r/{name}"), pack).await, StatusCode::CREATED);
     s.lock("r", "h", 1).await;
-    let dir = s.stop().await;
-    let data = dir.path().join("data");
+    // While the server runs, so the WAL and shared-memory files exist.
+    let data = s.data();
     let state = data.join(".vger-server");
     assert_eq!(mode(&data), 0o700, "data dir");
     assert_eq!(mode(&state), 0o700, "state dir");
@@ -83,12 +83,8 @@ async fn the_state_database_is_created_0600_and_directories_0700() {
         "state.sqlite3-shm",
         "lock",
     ] {
-        let p = state.join(f);
-        if p.exists() {
-            assert_eq!(mode(&p), 0o600, "{f}");
-        }
+        assert_eq!(mode(&state.join(f)), 0o600, "{f}");
     }
-    assert!(state.join("state.sqlite3").exists());
     for d in ["r", "r/packs", "r/keys", "r/snapshots"] {
         assert_eq!(mode(&data.join(d)), 0o700, "{d}");
     }
@@ -288,7 +284,7 @@ async fn the_token_appears_in_no_log_line_of_a_whole_session() {
     let log = log.lock().unwrap().clone();
     let text = String::from_utf8_lossy(&log);
     assert!(
-        text.contains("status=401") || text.contains("401"),
+        text.contains("status=401"),
         "failed auth was logged: {text}"
     );
     assert!(text.lines().count() > 15, "a whole session was logged");

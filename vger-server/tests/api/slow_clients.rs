@@ -90,7 +90,7 @@ async fn a_stalled_upload_is_answered_408_and_leaves_no_temp_file() {
 
 #[tokio::test]
 async fn a_slow_but_steady_upload_is_not_cut_off() {
-    let s = TestServer::start_with("idle_timeout_seconds = 1\n").await;
+    let s = TestServer::start_with("idle_timeout_seconds = 2\n").await;
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     let head = format!(
         "PUT /r/index HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 6\r\nConnection: close\r\n\r\n"
@@ -98,7 +98,7 @@ async fn a_slow_but_steady_upload_is_not_cut_off() {
     c.write_all(head.as_bytes()).await.unwrap();
     // Three pauses, each shorter than the idle timeout, add up to more.
     for part in [b"ab", b"cd", b"ef"] {
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
         c.write_all(part).await.unwrap();
     }
     let (text, _) = read_until_closed(&mut c, Duration::from_secs(5)).await;
