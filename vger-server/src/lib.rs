@@ -13,6 +13,7 @@ pub mod connections;
 pub mod http;
 pub mod logging;
 pub mod maintenance;
+pub mod panics;
 pub mod policy;
 pub mod server;
 pub mod service;

@@ -17,6 +17,17 @@ pub enum Outcome<T> {
     Wrong(String),
 }
 
+impl<T> Outcome<T> {
+    /// The answer's value mapped by `f`; `Lost` and `Wrong` pass through.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Ok(v) => Outcome::Ok(f(v)),
+            Outcome::Lost => Outcome::Lost,
+            Outcome::Wrong(e) => Outcome::Wrong(e),
+        }
+    }
+}
+
 /// A client of one server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -75,11 +86,9 @@ impl Client {
     pub async fn put(&self, path: &str, data: Bytes) -> Outcome<()> {
         let req = self.request(Method::PUT, path).body(data);
         let ok = [StatusCode::CREATED, StatusCode::NO_CONTENT];
-        match self.send(&format!("PUT {path}"), req, &ok).await {
-            Outcome::Ok(_) => Outcome::Ok(()),
-            Outcome::Lost => Outcome::Lost,
-            Outcome::Wrong(e) => Outcome::Wrong(e),
-        }
+        self.send(&format!("PUT {path}"), req, &ok)
+            .await
+            .map(|_| ())
     }
 
     /// `DELETE path` (204; 404 when `absent_ok`).
@@ -90,23 +99,18 @@ impl Client {
         } else {
             &[StatusCode::NO_CONTENT]
         };
-        match self.send(&format!("DELETE {path}"), req, ok).await {
-            Outcome::Ok(_) => Outcome::Ok(()),
-            Outcome::Lost => Outcome::Lost,
-            Outcome::Wrong(e) => Outcome::Wrong(e),
-        }
+        self.send(&format!("DELETE {path}"), req, ok)
+            .await
+            .map(|_| ())
     }
 
     /// `GET path`: `Some(bytes)`, or `None` for 404.
     pub async fn get(&self, path: &str) -> Outcome<Option<Bytes>> {
         let req = self.request(Method::GET, path);
         let ok = [StatusCode::OK, StatusCode::NOT_FOUND];
-        match self.send(&format!("GET {path}"), req, &ok).await {
-            Outcome::Ok((StatusCode::OK, body)) => Outcome::Ok(Some(body)),
-            Outcome::Ok(_) => Outcome::Ok(None),
-            Outcome::Lost => Outcome::Lost,
-            Outcome::Wrong(e) => Outcome::Wrong(e),
-        }
+        self.send(&format!("GET {path}"), req, &ok)
+            .await
+            .map(|(status, body)| (status == StatusCode::OK).then_some(body))
     }
 
     /// `GET path` with `Range: bytes=first-last` (206).
@@ -114,18 +118,10 @@ impl Client {
         let req = self
             .request(Method::GET, path)
             .header("range", format!("bytes={first}-{last}"));
-        match self
-            .send(
-                &format!("GET {path} range"),
-                req,
-                &[StatusCode::PARTIAL_CONTENT],
-            )
+        let ok = [StatusCode::PARTIAL_CONTENT];
+        self.send(&format!("GET {path} range"), req, &ok)
             .await
-        {
-            Outcome::Ok((_, body)) => Outcome::Ok(body),
-            Outcome::Lost => Outcome::Lost,
-            Outcome::Wrong(e) => Outcome::Wrong(e),
-        }
+            .map(|(_, body)| body)
     }
 
     /// `HEAD path`: the Content-Length (200).
@@ -175,12 +171,8 @@ impl Client {
             .request(Method::POST, path)
             .header("content-type", "application/json")
             .body(body.to_string());
-        match self.send(&format!("POST {path}"), req, ok).await {
-            Outcome::Ok((_, body)) => {
-                Outcome::Ok(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
-            }
-            Outcome::Lost => Outcome::Lost,
-            Outcome::Wrong(e) => Outcome::Wrong(e),
-        }
+        self.send(&format!("POST {path}"), req, ok)
+            .await
+            .map(|(_, body)| serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
     }
 }

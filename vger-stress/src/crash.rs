@@ -165,14 +165,35 @@ fn present_of(model: &Model, repo: &str, owned: &mut Vec<String>) -> Vec<String>
         .collect()
 }
 
+/// What a writer does next about the keys it keeps.
+enum Trim {
+    /// It holds no more than it may: go on writing.
+    Room,
+    /// It deleted its oldest key: look again.
+    Deleted,
+    /// The delete got no (or a wrong) answer: stop.
+    Stop,
+}
+
+/// Deletes the writer's oldest present key in `repo` when it holds more
+/// than `keep`, so each writer's share of the repository stays bounded.
+async fn trim(ctx: &Ctx, repo: &str, owned: &mut Vec<String>, keep: usize) -> Trim {
+    let present = present_of(&ctx.model, repo, owned);
+    if present.len() <= keep {
+        Trim::Room
+    } else if ctx.delete(repo, &present[0]).await {
+        Trim::Deleted
+    } else {
+        Trim::Stop
+    }
+}
+
 async fn pack_writer(ctx: Arc<Ctx>, mut rng: SmallRng, mut owned: Vec<String>) -> Vec<String> {
     while ctx.running() {
-        let present = present_of(&ctx.model, "r0", &mut owned);
-        if present.len() > 24 {
-            if !ctx.delete("r0", &present[0]).await {
-                break;
-            }
-            continue;
+        match trim(&ctx, "r0", &mut owned, 24).await {
+            Trim::Room => {}
+            Trim::Deleted => continue,
+            Trim::Stop => break,
         }
         let blobs = rng.random_range(1..=6);
         let (key, bytes, _) = random_pack(&mut rng, blobs, 256 << 10);
@@ -186,12 +207,10 @@ async fn pack_writer(ctx: Arc<Ctx>, mut rng: SmallRng, mut owned: Vec<String>) -
 
 async fn backup_writer(ctx: Arc<Ctx>, mut rng: SmallRng, mut owned: Vec<String>) -> Vec<String> {
     while ctx.running() {
-        let present = present_of(&ctx.model, "r0", &mut owned);
-        if present.len() > 12 {
-            if !ctx.delete("r0", &present[0]).await {
-                break;
-            }
-            continue;
+        match trim(&ctx, "r0", &mut owned, 12).await {
+            Trim::Room => {}
+            Trim::Deleted => continue,
+            Trim::Stop => break,
         }
         let key = format!("snapshots/{:016x}", rng.next_u64());
         owned.push(key.clone());
@@ -221,12 +240,10 @@ async fn index_writer(ctx: Arc<Ctx>, mut rng: SmallRng) {
 
 async fn repacker(ctx: Arc<Ctx>, mut rng: SmallRng, mut owned: Vec<String>) -> Vec<String> {
     while ctx.running() {
-        let present = present_of(&ctx.model, "r0", &mut owned);
-        if present.len() > 16 {
-            if !ctx.delete("r0", &present[0]).await {
-                break;
-            }
-            continue;
+        match trim(&ctx, "r0", &mut owned, 16).await {
+            Trim::Room => {}
+            Trim::Deleted => continue,
+            Trim::Stop => break,
         }
         let count = rng.random_range(3..=8);
         let (source, bytes, blobs) = random_pack(&mut rng, count, 64 << 10);
@@ -287,15 +304,10 @@ async fn lock_writer(ctx: Arc<Ctx>, mut rng: SmallRng) {
         let o = if held {
             ctx.client.delete("r1/locks/repo-lock", false).await
         } else {
-            match ctx
-                .client
+            ctx.client
                 .post("r1/locks/repo-lock", &body, &[StatusCode::CREATED])
                 .await
-            {
-                Outcome::Ok(_) => Outcome::Ok(()),
-                Outcome::Lost => Outcome::Lost,
-                Outcome::Wrong(e) => Outcome::Wrong(e),
-            }
+                .map(|_| ())
         };
         if matches!(o, Outcome::Ok(_)) {
             ctx.model.lock_ack();

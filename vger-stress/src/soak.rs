@@ -212,18 +212,10 @@ async fn client(id: usize, base: String, seed: u64, stop: Arc<AtomicBool>) -> Cl
                 let o = if locked {
                     c.delete(&lock, false).await
                 } else {
-                    match c
-                        .post(
-                            &lock,
-                            &json!({"hostname": "soak", "pid": id}),
-                            &[StatusCode::CREATED],
-                        )
+                    let holder = json!({"hostname": "soak", "pid": id});
+                    c.post(&lock, &holder, &[StatusCode::CREATED])
                         .await
-                    {
-                        Outcome::Ok(_) => Outcome::Ok(()),
-                        Outcome::Lost => Outcome::Lost,
-                        Outcome::Wrong(e) => Outcome::Wrong(e),
-                    }
+                        .map(|_| ())
                 };
                 let r = ok(o);
                 if r.is_ok() {

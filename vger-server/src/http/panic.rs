@@ -9,11 +9,7 @@ use axum::http::{HeaderValue, Response, StatusCode, header};
 
 /// The 500 answer for a request whose handler panicked, logged as an error.
 pub fn answer(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let what = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("(no message)");
+    let what = crate::panics::message(panic.as_ref());
     tracing::error!(
         panic = what,
         "a request handler panicked; answered 500 and went on serving"

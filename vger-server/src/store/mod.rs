@@ -62,11 +62,7 @@ pub(crate) async fn joined<T>(task: tokio::task::JoinHandle<StoreResult<T>>) -> 
 pub(crate) fn task_failed(e: tokio::task::JoinError) -> StoreError {
     if e.is_panic() {
         let panic = e.into_panic();
-        let what = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("(no message)");
+        let what = crate::panics::message(panic.as_ref());
         tracing::error!(
             panic = what,
             "a background task panicked; its request is answered 500"

@@ -658,15 +658,18 @@ fn path_cases() -> Vec<Case> {
     v
 }
 
+/// Every endpoint with a JSON body, and its body limit.
+const JSON_ENDPOINTS: [(&str, usize); 4] = [
+    ("/r?batch-delete", 64 << 20),
+    ("/r?repack", 64 << 20),
+    ("/r?verify-packs", 64 << 20),
+    ("/r/locks/repo-lock", 64 << 10),
+];
+
 fn table() -> Vec<Case> {
     let mut v = header_cases();
     v.extend(range_cases());
-    for (endpoint, limit) in [
-        ("/r?batch-delete", 64 << 20),
-        ("/r?repack", 64 << 20),
-        ("/r?verify-packs", 64 << 20),
-        ("/r/locks/repo-lock", 64 << 10),
-    ] {
+    for (endpoint, limit) in JSON_ENDPOINTS {
         v.extend(json_cases(endpoint, limit));
     }
     v.extend(plan_cases());
@@ -712,15 +715,10 @@ async fn send(s: &TestServer, request: &[u8]) -> (Option<u16>, Vec<u8>, Vec<u8>)
 
 #[test]
 fn the_table_has_at_least_two_hundred_cases() {
-    let json: usize = [
-        ("/r?batch-delete", 64 << 20),
-        ("/r?repack", 64 << 20),
-        ("/r?verify-packs", 64 << 20),
-        ("/r/locks/repo-lock", 64 << 10),
-    ]
-    .iter()
-    .map(|(e, l)| json_cases(e, *l).len())
-    .sum();
+    let json: usize = JSON_ENDPOINTS
+        .iter()
+        .map(|(e, l)| json_cases(e, *l).len())
+        .sum();
     let groups = [
         ("headers", header_cases().len()),
         ("ranges", range_cases().len()),
