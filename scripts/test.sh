@@ -37,8 +37,11 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # The benchmark program must keep working: a seconds-long run of every
 # workload at tiny sizes, against the debug server (it judges no target).
 echo "== vger-bench --smoke"
-cargo build --locked -p vger-server -p vger-bench -p vger-stress
+cargo build --locked -p vger-server -p vger-admin -p vger-bench -p vger-stress
 target/debug/vger-bench --smoke --server target/debug/vger-server
+# The operator walkthrough of docs/admin.md, with the real binaries.
+echo "== admin walkthrough (docs/admin.md)"
+scripts/admin-walkthrough.sh target/debug
 # Short versions of the reliability runs (docs/reliability.md has the full
 # ones): SIGKILL under concurrent writes, then a soak of 16 clients.
 echo "== vger-stress crash (5 kill cycles)"

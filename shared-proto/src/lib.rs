@@ -4,6 +4,7 @@
 //! travel between vger clients, the server and the operator tools, and the
 //! rules that decide which of them are acceptable.
 
+pub mod admin;
 pub mod api;
 pub mod key;
 pub mod pack;

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared_proto::RepoName;
+use shared_proto::admin::ConfigSummary;
 
 use crate::config::{Config, ConnectionLimits};
-use crate::policy::Authenticator;
+use crate::policy::{AdminAuthenticator, Authenticator};
 use crate::service::Inflight;
+use crate::service::admin::jobs::Jobs;
 use crate::state::State;
 use crate::store::RepoStore;
+use crate::traffic::Traffic;
 
 /// Settings handlers need at request time.
 #[derive(Debug, Clone)]
@@ -26,6 +29,8 @@ pub struct Settings {
     pub lock_ttl: Duration,
     /// Slow-client timeouts and the connection limit.
     pub connections: ConnectionLimits,
+    /// Default freshness threshold in seconds.
+    pub freshness_threshold_seconds: u64,
 }
 
 /// Everything a request handler can reach.
@@ -37,8 +42,16 @@ pub struct App {
     pub state: Arc<State>,
     /// Changes to repositories in flight.
     pub inflight: Inflight,
-    /// Token checks.
+    /// Client token checks.
     pub auth: Authenticator,
+    /// Admin token checks.
+    pub admin_auth: AdminAuthenticator,
+    /// Admin jobs (checks, reconciles) and their progress.
+    pub jobs: Jobs,
+    /// Client API traffic since start.
+    pub traffic: Traffic,
+    /// The configuration as the admin API shows it (no secrets).
+    pub summary: ConfigSummary,
     /// Request-time settings.
     pub settings: Settings,
     /// The state directory (database, repack journals).
@@ -63,12 +76,31 @@ impl App {
             state,
             inflight: Inflight::default(),
             auth: Authenticator::new(config.token.expose()),
+            admin_auth: AdminAuthenticator::new(&config.admin.tokens),
+            jobs: Jobs::default(),
+            traffic: Traffic::default(),
+            summary: ConfigSummary {
+                listen: config.listen.to_string(),
+                admin_listen: config.admin.listen.to_string(),
+                append_only: config.append_only,
+                quota_bytes: config.quota_bytes,
+                freshness_threshold_seconds: config.freshness_threshold_seconds,
+                lock_ttl_seconds: config.lock_ttl.as_secs(),
+                max_object_bytes: config.max_object_bytes,
+                admin_tokens: config
+                    .admin
+                    .tokens
+                    .iter()
+                    .map(|t| format!("{} ({})", t.label, t.role.as_str()))
+                    .collect(),
+            },
             settings: Settings {
                 append_only: config.append_only,
                 quota_bytes: config.quota_bytes,
                 public_health_details: config.public_health_details,
                 lock_ttl: config.lock_ttl,
                 connections: config.connections,
+                freshness_threshold_seconds: config.freshness_threshold_seconds,
             },
             state_dir: config.state_dir.clone(),
             started: Instant::now(),

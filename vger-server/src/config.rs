@@ -16,6 +16,14 @@ use serde::Deserialize;
 
 /// Environment variable that supplies the client token.
 pub const ENV_TOKEN: &str = "VGER_TOKEN";
+/// Environment variable that supplies an admin token (role `admin`).
+pub const ENV_ADMIN_TOKEN: &str = "VGER_ADMIN_TOKEN";
+/// Default admin API address.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8485";
+/// Shortest admin token accepted: it opens every repository's policies.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+/// Default freshness threshold: a daily backup, with two hours' slack.
+pub const DEFAULT_FRESHNESS_THRESHOLD_SECONDS: u64 = 26 * 3600;
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 /// Default lock lease in seconds.
@@ -54,6 +62,73 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     server: ServerSection,
+    admin: Option<AdminSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSection {
+    listen: Option<String>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    tokens: Vec<AdminTokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminTokenEntry {
+    label: String,
+    role: AdminRole,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for AdminSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminSection").finish_non_exhaustive()
+    }
+}
+
+/// What an admin token may do on the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// Everything.
+    Admin,
+    /// GET only (what the exporter uses).
+    Read,
+}
+
+impl AdminRole {
+    /// Its name in the config and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Read => "read",
+        }
+    }
+}
+
+/// One configured admin token.
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    /// Who uses it (the audit log's actor).
+    pub label: String,
+    /// What it may do.
+    pub role: AdminRole,
+    /// The secret.
+    pub secret: Secret,
+    /// Where it came from, for the start-up line.
+    pub source: String,
+}
+
+/// The admin API's settings.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Address of its own listener.
+    pub listen: SocketAddr,
+    /// Its tokens; none means the admin API is off.
+    pub tokens: Vec<AdminToken>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +151,7 @@ struct ServerSection {
     header_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
+    freshness_threshold_seconds: Option<u64>,
     // Accepted so existing configs keep working; not enforced (see docs).
     rate_limit_rps: Option<toml::Value>,
     rate_limit_mbps: Option<toml::Value>,
@@ -150,6 +226,11 @@ pub struct Config {
     pub public_health_details: bool,
     /// Limits that keep slow or idle clients from exhausting the server.
     pub connections: ConnectionLimits,
+    /// How old a repository's last backup may get before it is overdue,
+    /// unless the repository sets its own.
+    pub freshness_threshold_seconds: u64,
+    /// The admin API.
+    pub admin: AdminConfig,
     /// Rate-limit keys that were present but are not enforced.
     pub ignored_keys: Vec<&'static str>,
 }
@@ -237,7 +318,8 @@ impl Config {
             source,
         })?;
         let env_token = std::env::var(ENV_TOKEN).ok();
-        Self::from_toml(&text, path, env_token)
+        let env_admin = std::env::var(ENV_ADMIN_TOKEN).ok();
+        Self::parse(&text, path, env_token, env_admin, true)
     }
 
     /// Loads `path` for a maintenance command (`reconcile`), which serves
@@ -248,7 +330,7 @@ impl Config {
             source,
         })?;
         let env_token = std::env::var(ENV_TOKEN).ok();
-        Self::parse(&text, path, env_token, false)
+        Self::parse(&text, path, env_token, None, false)
     }
 
     /// Builds the configuration from file text and an optional token from
@@ -258,13 +340,25 @@ impl Config {
         path: &Path,
         env_token: Option<String>,
     ) -> Result<Self, ConfigError> {
-        Self::parse(text, path, env_token, true)
+        Self::parse(text, path, env_token, None, true)
+    }
+
+    /// Like [`from_toml`](Self::from_toml), with an admin token from the
+    /// environment too.
+    pub fn from_toml_with_admin(
+        text: &str,
+        path: &Path,
+        env_token: Option<String>,
+        env_admin: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse(text, path, env_token, env_admin, true)
     }
 
     fn parse(
         text: &str,
         path: &Path,
         env_token: Option<String>,
+        env_admin: Option<String>,
         require_token: bool,
     ) -> Result<Self, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
@@ -364,6 +458,15 @@ impl Config {
         if s.rate_limit_mbps.is_some() {
             ignored_keys.push("rate_limit_mbps");
         }
+        let freshness_threshold_seconds = s
+            .freshness_threshold_seconds
+            .unwrap_or(DEFAULT_FRESHNESS_THRESHOLD_SECONDS);
+        if freshness_threshold_seconds == 0 {
+            return Err(invalid(
+                "freshness_threshold_seconds must be at least 1".into(),
+            ));
+        }
+        let admin = admin_config(file.admin, env_admin).map_err(invalid)?;
         let state_dir = match s.state_dir.filter(|d| !d.as_os_str().is_empty()) {
             Some(d) => d,
             None => data_dir.join(DEFAULT_STATE_DIR_NAME),
@@ -381,9 +484,82 @@ impl Config {
             max_object_bytes,
             public_health_details: s.public_health_details.unwrap_or(true),
             connections,
+            freshness_threshold_seconds,
+            admin,
             ignored_keys,
         })
     }
+}
+
+/// Resolves the `[admin]` section and `VGER_ADMIN_TOKEN`.
+fn admin_config(
+    section: Option<AdminSection>,
+    env_admin: Option<String>,
+) -> Result<AdminConfig, String> {
+    let section = section.unwrap_or(AdminSection {
+        listen: None,
+        token_file: None,
+        tokens: Vec::new(),
+    });
+    let listen_text = section
+        .listen
+        .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        format!(
+            "listen = {listen_text:?} in [admin] is not an IP address and port such as \"127.0.0.1:8485\""
+        )
+    })?;
+    let mut tokens = Vec::new();
+    if let Some(f) = section.token_file {
+        tokens.push(AdminToken {
+            label: "admin".into(),
+            role: AdminRole::Admin,
+            secret: Secret::new(read_secret_file(&f)?),
+            source: format!("token_file {}", f.display()),
+        });
+    }
+    for (i, t) in section.tokens.into_iter().enumerate() {
+        let at = format!("[[admin.tokens]] #{} ({:?})", i + 1, t.label);
+        if t.label.trim().is_empty() {
+            return Err(format!("{at}: label is empty; name who uses the token"));
+        }
+        let (secret, source) = match (t.token, t.token_file) {
+            (Some(_), Some(_)) => return Err(format!("{at}: set token or token_file, not both")),
+            (None, None) => return Err(format!("{at}: set token or token_file")),
+            (Some(s), None) => (s.trim().to_owned(), "config file".to_owned()),
+            (None, Some(f)) => (read_secret_file(&f)?, format!("token_file {}", f.display())),
+        };
+        tokens.push(AdminToken {
+            label: t.label.trim().to_owned(),
+            role: t.role,
+            secret: Secret::new(secret),
+            source,
+        });
+    }
+    if let Some(t) = env_admin {
+        tokens.push(AdminToken {
+            label: "admin".into(),
+            role: AdminRole::Admin,
+            secret: Secret::new(t.trim().to_owned()),
+            source: ENV_ADMIN_TOKEN.into(),
+        });
+    }
+    for t in &tokens {
+        if t.secret.expose().chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(format!(
+                "admin token {:?} from {} is shorter than {MIN_ADMIN_TOKEN_CHARS} characters; generate one with: openssl rand -hex 32",
+                t.label, t.source
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(t) = tokens.iter().find(|t| !seen.insert(t.secret.expose())) {
+        return Err(format!(
+            "admin token {:?} from {} is configured twice; give each role its own token",
+            t.label, t.source
+        ));
+    }
+    Ok(AdminConfig { listen, tokens })
 }
 
 #[cfg(test)]
@@ -480,9 +656,67 @@ rate_limit_mbps = 12.5
     }
 
     #[test]
+    fn the_admin_api_is_off_without_an_admin_token() {
+        let c = load("[server]\ndata_dir = \"/d\"\ntoken = \"t\"\n", None).unwrap();
+        assert!(c.admin.tokens.is_empty());
+        assert_eq!(c.admin.listen, DEFAULT_ADMIN_LISTEN.parse().unwrap());
+    }
+
+    #[test]
+    fn admin_tokens_come_from_the_file_and_the_environment_with_their_roles() {
+        let text = "[server]\ndata_dir = \"/d\"\ntoken = \"t\"\n[admin]\nlisten = \"127.0.0.1:9\"\n[[admin.tokens]]\nlabel = \"exporter\"\nrole = \"read\"\ntoken = \"read-token-0123456789\"\n";
+        let c = Config::from_toml_with_admin(
+            text,
+            Path::new("x"),
+            None,
+            Some("admin-token-0123456789".into()),
+        )
+        .unwrap();
+        let roles: Vec<(&str, AdminRole)> = c
+            .admin
+            .tokens
+            .iter()
+            .map(|t| (t.label.as_str(), t.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [("exporter", AdminRole::Read), ("admin", AdminRole::Admin)]
+        );
+        assert_eq!(c.admin.listen, "127.0.0.1:9".parse().unwrap());
+        assert!(!format!("{c:?}").contains("0123456789"));
+    }
+
+    #[test]
+    fn short_or_repeated_admin_tokens_are_refused() {
+        let base = "[server]\ndata_dir = \"/d\"\ntoken = \"t\"\n";
+        let e = Config::from_toml_with_admin(base, Path::new("x"), None, Some("short".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shorter than 16"), "{e}");
+        let twice = format!(
+            "{base}[[admin.tokens]]\nlabel = \"a\"\nrole = \"read\"\ntoken = \"same-token-0123456789\"\n"
+        );
+        let e = Config::from_toml_with_admin(
+            &twice,
+            Path::new("x"),
+            None,
+            Some("same-token-0123456789".into()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("twice"), "{e}");
+    }
+
+    #[test]
     fn a_maintenance_command_needs_no_token() {
-        let c =
-            Config::parse("[server]\ndata_dir = \"/d\"\n", Path::new("x"), None, false).unwrap();
+        let c = Config::parse(
+            "[server]\ndata_dir = \"/d\"\n",
+            Path::new("x"),
+            None,
+            None,
+            false,
+        )
+        .unwrap();
         assert_eq!(c.token_source, TokenSource::NotNeeded);
     }
 

@@ -106,6 +106,11 @@ async fn run(config: Config) -> Result<(), server::StartError> {
     };
     let app = server::prepare(&config)?;
     let listener = server::bind(&config).await?;
+    let admin_listener = if config.admin.tokens.is_empty() {
+        None
+    } else {
+        Some(server::bind_admin(&config).await?)
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -114,7 +119,44 @@ async fn run(config: Config) -> Result<(), server::StartError> {
         append_only = config.append_only,
         "vger-server listening"
     );
-    server::serve(listener, app.clone(), server::shutdown_signal()).await;
+    match &admin_listener {
+        Some(l) => {
+            let sources: Vec<String> = config
+                .admin
+                .tokens
+                .iter()
+                .map(|t| format!("{} ({}) from {}", t.label, t.role.as_str(), t.source))
+                .collect();
+            tracing::info!(
+                listen = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                tokens = %sources.join(", "),
+                "admin API listening"
+            );
+        }
+        None => tracing::info!(
+            "admin API off: no admin token configured ([admin] token_file or tokens, or VGER_ADMIN_TOKEN)"
+        ),
+    }
+    // One signal stops both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let admin = admin_listener.map(|l| {
+        tokio::spawn(server::serve_admin(
+            l,
+            app.clone(),
+            stopped(stop_rx.clone()),
+        ))
+    });
+    server::serve(listener, app.clone(), stopped(stop_rx)).await;
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     if lifecycle::settle(&app, SHUTDOWN_PATIENCE).await {
         tracing::info!("state settled; stopped cleanly");
     }

@@ -30,7 +30,7 @@ pub enum StartError {
     #[error("{0}")]
     State(String),
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr} (listen in [server]): {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address.
         addr: String,
@@ -128,6 +128,14 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
             "recounted repositories that the last run did not close cleanly (or that are new to the state)"
         );
     }
+    match store.empty_trash() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            "finished removing repositories whose delete was interrupted"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot empty the trash of deleted repositories"),
+    }
     let temps: u64 =
         report.temps_removed + report.rebuilt.iter().map(|r| r.temps_removed).sum::<u64>();
     if temps > 0 {
@@ -221,9 +229,29 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
-            addr: config.listen.to_string(),
+            addr: format!("{} (listen in [server])", config.listen),
             source,
         })
+}
+
+/// Binds the admin API's address.
+pub async fn bind_admin(config: &Config) -> Result<TcpListener, StartError> {
+    TcpListener::bind(config.admin.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: format!("{} (listen in [admin])", config.admin.listen),
+            source,
+        })
+}
+
+/// Serves the admin API on `listener` until `shutdown` completes.
+pub async fn serve_admin(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limits = app.settings.connections;
+    connections::serve(listener, http::admin::router(app), limits, shutdown).await;
 }
 
 /// Serves the client API on `listener` until `shutdown` completes, then

@@ -17,6 +17,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
 
+use crate::policy::{Grant, Need};
+
 use super::auth::authenticate;
 use super::body::drain;
 use super::error::{ApiError, ApiResult};
@@ -138,6 +140,55 @@ impl Route {
         })
     }
 
+    /// The repository a route works on (none for the server root).
+    fn repo(&self) -> Option<&RepoName> {
+        match self {
+            Self::ListRepos => None,
+            Self::List(r, _)
+            | Self::Stats(r)
+            | Self::VerifyStructure(r)
+            | Self::Init(r)
+            | Self::BatchDelete(r, _)
+            | Self::Repack(r)
+            | Self::VerifyPacks(r)
+            | Self::Mkdir(r, _)
+            | Self::LockList(r)
+            | Self::LockAcquire(r, _)
+            | Self::LockReleaseOrDelete(r, _)
+            | Self::Get(r, _)
+            | Self::Head(r, _)
+            | Self::Put(r, _)
+            | Self::Delete(r, _) => Some(r),
+        }
+    }
+
+    /// What the route needs of the caller's token. Coordination objects
+    /// are written by every client, even one that only restores.
+    fn need(&self) -> Need {
+        let coordination = |k: &Key| {
+            matches!(k.kind(), KeyKind::Lock | KeyKind::Session) || k.as_str() == "index.gen"
+        };
+        match self {
+            Self::ListRepos
+            | Self::List(..)
+            | Self::Stats(_)
+            | Self::VerifyStructure(_)
+            | Self::VerifyPacks(_)
+            | Self::LockList(_)
+            | Self::Get(..)
+            | Self::Head(..) => Need::Read,
+            Self::LockAcquire(..) | Self::LockReleaseOrDelete(..) => Need::Coordinate,
+            Self::Mkdir(_, DirKey::Locks | DirKey::Sessions) => Need::Coordinate,
+            Self::Put(_, k) | Self::Delete(_, k) if coordination(k) => Need::Coordinate,
+            Self::Init(_)
+            | Self::BatchDelete(..)
+            | Self::Repack(_)
+            | Self::Mkdir(..)
+            | Self::Put(..)
+            | Self::Delete(..) => Need::Write,
+        }
+    }
+
     /// The repository a route works on, and whether the work renews that
     /// repository's server locks. Every request that changes a repository
     /// renews them, except lock requests (a refused contender must not
@@ -163,22 +214,30 @@ pub async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    if let Err(e) = authenticate(&headers, &app) {
-        // Answer at once, and go on reading (and discarding) what the
-        // client is still sending: a proxy that streams the body and finds
-        // the connection closed would turn this 401 into a 502, which
-        // clients retry as a server fault. An unauthenticated client gets
-        // no more of the server's time for it than for sending headers. A
-        // client waiting for `100 Continue` sends nothing: close instead.
-        if !headers.contains_key(EXPECT) {
-            let patience = app.settings.connections.header_timeout;
-            let limit = app.store.max_object_bytes();
-            tokio::spawn(tokio::time::timeout(patience, drain(body, limit)));
+    let grant = match authenticate(&headers, &app) {
+        Ok(g) => g,
+        Err(e) => {
+            // Answer at once, and go on reading (and discarding) what the
+            // client is still sending: a proxy that streams the body and finds
+            // the connection closed would turn this 401 into a 502, which
+            // clients retry as a server fault. An unauthenticated client gets
+            // no more of the server's time for it than for sending headers. A
+            // client waiting for `100 Continue` sends nothing: close instead.
+            if !headers.contains_key(EXPECT) {
+                let patience = app.settings.connections.header_timeout;
+                let limit = app.store.max_object_bytes();
+                tokio::spawn(tokio::time::timeout(patience, drain(body, limit)));
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let query = Query::parse(uri.query());
-    let route = match Target::parse(uri.path()).and_then(|t| Route::resolve(&method, t, &query)) {
+    let route = match Target::parse(uri.path())
+        .and_then(|t| Route::resolve(&method, t, &query))
+        .and_then(|r| match grant.check(r.repo(), r.need()) {
+            Ok(()) => Ok(r),
+            Err(refusal) => Err(refusal.into()),
+        }) {
         Ok(r) => r,
         Err(e) => {
             // Let a client that is still sending its body see the answer.
@@ -190,7 +249,7 @@ pub async fn dispatch(
     if let Some(repo) = &renews {
         service_locks::renew(&app, repo).await?;
     }
-    let result = handle(&app, route, headers, body).await;
+    let result = handle(&app, &grant, route, headers, body).await;
     // Again at the end: a long upload or repack counts as activity until
     // it finishes, not only when it starts. The request's own outcome
     // stands whatever happens here.
@@ -204,32 +263,33 @@ pub async fn dispatch(
 
 async fn handle(
     shared: &Arc<App>,
+    grant: &Grant,
     route: Route,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let app = shared.as_ref();
     match route {
-        Route::ListRepos => repo_ops::list_repos(app).await,
+        Route::ListRepos => repo_ops::list_repos(app, grant).await,
         Route::List(repo, dir) => objects::list(app, &repo, dir).await,
         Route::Stats(repo) => repo_ops::stats(shared, &repo).await,
         Route::VerifyStructure(repo) => repo_ops::verify_structure(app, &repo).await,
         Route::Init(repo) => repo_ops::init(app, &repo).await,
         Route::BatchDelete(repo, cleanup) => {
-            repo_ops::batch_delete(app, &repo, body, cleanup).await
+            repo_ops::batch_delete(app, grant, &repo, body, cleanup).await
         }
-        Route::Repack(repo) => repo_ops::repack(app, &repo, body).await,
+        Route::Repack(repo) => repo_ops::repack(app, grant, &repo, body).await,
         Route::VerifyPacks(repo) => repo_ops::verify_packs(app, &repo, body).await,
         Route::Mkdir(repo, dir) => objects::mkdir(app, &repo, &dir).await,
         Route::LockList(repo) => Ok(locks::list(app, &repo)),
         Route::LockAcquire(repo, key) => locks::acquire(shared, &repo, &key, body).await,
         Route::LockReleaseOrDelete(repo, key) => {
-            locks::release_or_delete(shared, &repo, &key).await
+            locks::release_or_delete(shared, grant, &repo, &key).await
         }
         Route::Get(repo, key) => objects::get(app, &repo, &key, &headers).await,
         Route::Head(repo, key) => objects::head(app, &repo, &key).await,
-        Route::Put(repo, key) => objects::put(app, &repo, &key, &headers, body).await,
-        Route::Delete(repo, key) => objects::delete(app, &repo, &key).await,
+        Route::Put(repo, key) => objects::put(app, grant, &repo, &key, &headers, body).await,
+        Route::Delete(repo, key) => objects::delete(app, grant, &repo, &key).await,
     }
 }
 
@@ -310,6 +370,24 @@ mod tests {
         assert!(route(Method::GET, "/r/config?stats").is_err());
         assert!(route(Method::POST, "/r/config").is_err());
         assert!(route(Method::PUT, "/r/keys/").is_err());
+    }
+
+    #[test]
+    fn coordination_objects_need_less_than_a_write() {
+        let need = |m, p| route(m, p).unwrap().need();
+        for p in ["/r/locks/x", "/r/sessions/y", "/r/index.gen"] {
+            assert_eq!(need(Method::PUT, p), Need::Coordinate, "{p}");
+            assert_eq!(need(Method::DELETE, p), Need::Coordinate, "{p}");
+        }
+        assert_eq!(need(Method::POST, "/r/locks/repo-lock"), Need::Coordinate);
+        assert_eq!(need(Method::POST, "/r/locks/?mkdir"), Need::Coordinate);
+        assert_eq!(need(Method::POST, "/r/packs/?mkdir"), Need::Write);
+        for p in ["/r/index", "/r/manifest", "/r/snapshots/a", "/r/config"] {
+            assert_eq!(need(Method::PUT, p), Need::Write, "{p}");
+        }
+        assert_eq!(need(Method::POST, "/r?repack"), Need::Write);
+        assert_eq!(need(Method::POST, "/r?verify-packs"), Need::Read);
+        assert_eq!(need(Method::GET, "/r/index"), Need::Read);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared_proto::{KeyError, RepoNameError};
 
-use crate::policy::AppendOnlyRefusal;
+use crate::policy::{AppendOnlyRefusal, ScopeRefusal};
 use crate::service::ServiceError;
 use crate::state::{LockError, StateError};
 use crate::store::StoreError;
@@ -50,6 +50,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -85,6 +90,12 @@ impl From<AppendOnlyRefusal> for ApiError {
     }
 }
 
+impl From<ScopeRefusal> for ApiError {
+    fn from(e: ScopeRefusal) -> Self {
+        Self::new(StatusCode::FORBIDDEN, e.to_string())
+    }
+}
+
 impl From<LockError> for ApiError {
     fn from(e: LockError) -> Self {
         match e {
@@ -112,6 +123,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::State(e) => e.into(),
             ServiceError::AppendOnly(e) => e.into(),
             ServiceError::Lock(e) => e.into(),
+            ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
+            ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            ServiceError::Invalid(m) => Self::bad_request(m),
         }
     }
 }

@@ -15,6 +15,7 @@ use super::body::read_bounded;
 use super::error::{ApiError, ApiResult};
 use super::objects::{self, json_ok};
 use crate::app::App;
+use crate::policy::Grant;
 use crate::service::locks as service_locks;
 
 /// Largest lock request body: a host name and a pid.
@@ -52,11 +53,16 @@ pub async fn acquire(
 
 /// `DELETE <repo>/locks/<id>`: releases the server lock, or deletes the
 /// lock object of that name when no server lock is held.
-pub async fn release_or_delete(app: &Arc<App>, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+pub async fn release_or_delete(
+    app: &Arc<App>,
+    grant: &Grant,
+    repo: &RepoName,
+    key: &Key,
+) -> ApiResult<Response> {
     if service_locks::release(app, repo, lock_id(key)).await? {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    objects::delete(app, repo, key).await
+    objects::delete(app, grant, repo, key).await
 }
 
 /// `GET <repo>/locks`: live server locks.

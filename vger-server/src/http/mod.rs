@@ -1,6 +1,7 @@
 //! The client REST API over HTTP: routes, status codes, headers. Handlers
 //! parse, call the store or the policy layer, and map the result.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 mod dispatch;
@@ -14,6 +15,7 @@ pub mod panic;
 pub mod range;
 mod repo_ops;
 pub mod target;
+mod traffic;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,10 @@ pub fn router(app: Arc<App>) -> Router {
         Router::new()
             .route("/health", get(health::health))
             .fallback(dispatch::dispatch)
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                traffic::count,
+            ))
             .with_state(app),
         idle,
     )

@@ -12,6 +12,7 @@ use super::body::{drain, stream_into};
 use super::error::{ApiError, ApiResult};
 use super::range::{self, RangeError};
 use crate::app::App;
+use crate::policy::Grant;
 use crate::service::{ServiceError, objects};
 use crate::store::StoreError;
 use crate::store::durable::Published;
@@ -168,6 +169,7 @@ fn client_digest(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// the object size limit) so the client sees the answer.
 pub async fn put(
     app: &App,
+    grant: &Grant,
     repo: &RepoName,
     key: &Key,
     headers: &HeaderMap,
@@ -175,7 +177,7 @@ pub async fn put(
 ) -> ApiResult<Response> {
     let limit = app.store.max_object_bytes();
     let prepared = match (client_digest(headers), declared_length(headers)) {
-        (Ok(digest), Ok(declared)) => objects::begin_put(app, repo, key, digest, declared)
+        (Ok(digest), Ok(declared)) => objects::begin_put(app, grant, repo, key, digest, declared)
             .await
             .map(|u| (u, declared))
             .map_err(ApiError::from),
@@ -205,14 +207,16 @@ pub async fn put(
 }
 
 /// `DELETE <repo>/<key>`.
-pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ApiResult<Response> {
-    objects::delete(app, repo, key).await.map_err(|e| match e {
-        ServiceError::Store(StoreError::NotFound(_)) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("{key} not found in repository {repo}"),
-        ),
-        other => other.into(),
-    })?;
+pub async fn delete(app: &App, grant: &Grant, repo: &RepoName, key: &Key) -> ApiResult<Response> {
+    objects::delete(app, grant, repo, key)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Store(StoreError::NotFound(_)) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("{key} not found in repository {repo}"),
+            ),
+            other => other.into(),
+        })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

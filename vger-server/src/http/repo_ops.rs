@@ -12,15 +12,17 @@ use super::body::{MAX_JSON_BYTES, drain, read_json};
 use super::error::ApiResult;
 use super::objects::json_ok;
 use crate::app::App;
+use crate::policy::Grant;
 use crate::service::{objects, stats as repo_stats};
 
 /// `GET /`: the repositories this token may see.
-pub async fn list_repos(app: &App) -> ApiResult<Response> {
+pub async fn list_repos(app: &App, grant: &Grant) -> ApiResult<Response> {
     let names: Vec<String> = app
         .store
         .list_repos()
         .await?
         .into_iter()
+        .filter(|r| grant.opens(r))
         .map(|r| r.to_string())
         .collect();
     Ok(json_ok(&names))
@@ -49,25 +51,26 @@ pub async fn init(app: &App, repo: &RepoName) -> ApiResult<Response> {
 /// `POST <repo>?batch-delete[&cleanup-dirs]` with a JSON array of keys.
 pub async fn batch_delete(
     app: &App,
+    grant: &Grant,
     repo: &RepoName,
     body: Body,
     cleanup_dirs: bool,
 ) -> ApiResult<Response> {
-    if let Err(e) = objects::check_batch_delete(app, repo) {
+    if let Err(e) = objects::check_batch_delete(app, grant, repo).await {
         drain(body, MAX_JSON_BYTES as u64).await;
         return Err(e.into());
     }
     let list: BatchDeleteList =
         read_json(body, "batch-delete body (expected a JSON array of keys)").await?;
-    let report = objects::batch_delete(app, repo, list.keys, cleanup_dirs).await?;
+    let report = objects::batch_delete(app, grant, repo, list.keys, cleanup_dirs).await?;
     tracing::info!(repo = %repo, deleted = report.deleted, skipped = report.skipped, "batch-delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST <repo>?repack` with a plan.
-pub async fn repack(app: &App, repo: &RepoName, body: Body) -> ApiResult<Response> {
+pub async fn repack(app: &App, grant: &Grant, repo: &RepoName, body: Body) -> ApiResult<Response> {
     let plan: RepackPlan = read_json(body, "repack plan").await?;
-    let result = objects::repack(app, repo, plan).await?;
+    let result = objects::repack(app, grant, repo, plan).await?;
     Ok(json_ok(&result))
 }
 

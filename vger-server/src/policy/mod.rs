@@ -7,5 +7,5 @@ pub mod freshness;
 pub mod quota;
 
 pub use append_only::AppendOnlyRefusal;
-pub use auth::{Authenticator, Grant};
+pub use auth::{AdminAuthenticator, AdminGrant, Authenticator, Grant, Need, ScopeRefusal};
 pub use quota::{QuotaExceeded, Reservation, ReserveError};

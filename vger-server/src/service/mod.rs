@@ -3,6 +3,8 @@
 //! (counters, locks). HTTP handlers parse a request, call one function
 //! here and map its result; nothing here knows HTTP.
 
+pub mod admin;
+pub mod audit;
 pub mod books;
 pub mod lifecycle;
 pub mod locks;
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use shared_proto::RepoName;
 
 use crate::app::App;
-use crate::policy::AppendOnlyRefusal;
+use crate::policy::{AppendOnlyRefusal, Grant};
 use crate::state::{LockError, StateError};
 use crate::store::StoreError;
 
@@ -35,6 +37,16 @@ pub enum ServiceError {
     /// A server lock.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// What the request names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts what exists (a repository that is there
+    /// already, a lock still held).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Shorthand for service results.
@@ -80,10 +92,12 @@ impl Drop for InflightGuard {
     }
 }
 
-/// Whether append-only rules apply to `repo`: server-wide, or by the
-/// repository's own setting. A repository cannot relax the server's.
-pub fn append_only_for(app: &App, repo: &RepoName) -> bool {
+/// Whether append-only rules apply to `repo`: server-wide, by the
+/// repository's own setting, or by the caller's token. Neither a
+/// repository nor a token can relax the server's.
+pub fn append_only_for(app: &App, repo: &RepoName, grant: &Grant) -> bool {
     app.settings.append_only
+        || grant.forces_append_only()
         || app
             .state
             .repos

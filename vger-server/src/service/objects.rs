@@ -7,10 +7,11 @@ use bytes::Bytes;
 use shared_proto::api::{RepackPlan, RepackResult};
 use shared_proto::{DirKey, Key, RepoName};
 
+use super::audit;
 use super::books::RepoBooks;
 use super::{ServiceResult, append_only_for, begin_change};
 use crate::app::App;
-use crate::policy::append_only;
+use crate::policy::{Grant, append_only};
 use crate::store::durable::Published;
 use crate::store::{BatchDeleteReport, StoreError, StoreResult, Upload};
 
@@ -31,6 +32,7 @@ pub struct PutObject {
 /// refusal here comes before any byte is written.
 pub async fn begin_put(
     app: &App,
+    grant: &Grant,
     repo: &RepoName,
     key: &Key,
     client_digest: Option<String>,
@@ -41,7 +43,7 @@ pub async fn begin_put(
         return Err(StoreError::TooLarge { limit: max_bytes }.into());
     }
     let inflight = begin_change(app, repo, true).await?;
-    let replace = !append_only_for(app, repo) || append_only::may_replace(key);
+    let replace = !append_only_for(app, repo, grant) || append_only::may_replace(key);
     let books = RepoBooks::new(app, repo, inflight);
     let credit = if replace && books.claim_credit(key) {
         app.store.object_size(repo, key).await.unwrap_or(0)
@@ -89,20 +91,37 @@ impl PutObject {
     }
 }
 
-/// DELETE of `key`.
-pub async fn delete(app: &App, repo: &RepoName, key: &Key) -> ServiceResult<()> {
-    if append_only_for(app, repo) {
-        append_only::check_delete(key)?;
+/// DELETE of `key`. Deletes of anything but the coordination objects
+/// (`locks/*`, `sessions/*`), which every client session writes and
+/// removes, are audited, refused ones too.
+pub async fn delete(app: &App, grant: &Grant, repo: &RepoName, key: &Key) -> ServiceResult<()> {
+    let result = async {
+        if append_only_for(app, repo, grant) {
+            append_only::check_delete(key)?;
+        }
+        remove_object(app, repo, key).await
     }
+    .await;
+    if !key.kind().is_deletable_in_append_only() {
+        audit::client(app, grant, "delete", repo, key.as_str(), &result).await;
+    }
+    result
+}
+
+/// Removes `key` with its books and no policy: for callers that have
+/// applied their own (DELETE, an operator breaking a lock).
+pub(crate) async fn remove_object(app: &App, repo: &RepoName, key: &Key) -> ServiceResult<()> {
     let inflight = begin_change(app, repo, false).await?;
     let books = RepoBooks::new(app, repo, inflight);
     Ok(app.store.delete(repo, key, books).await?)
 }
 
 /// Whether a batch-delete would be refused before its body is read.
-pub fn check_batch_delete(app: &App, repo: &RepoName) -> ServiceResult<()> {
-    if append_only_for(app, repo) {
-        return Err(append_only::batch_delete_refusal().into());
+pub async fn check_batch_delete(app: &App, grant: &Grant, repo: &RepoName) -> ServiceResult<()> {
+    if append_only_for(app, repo, grant) {
+        let refused = Err(append_only::batch_delete_refusal().into());
+        audit::client(app, grant, "batch-delete", repo, "", &refused).await;
+        return refused;
     }
     Ok(())
 }
@@ -110,17 +129,31 @@ pub fn check_batch_delete(app: &App, repo: &RepoName) -> ServiceResult<()> {
 /// Batch-delete of `keys`.
 pub async fn batch_delete(
     app: &App,
+    grant: &Grant,
     repo: &RepoName,
     keys: Vec<String>,
     cleanup_dirs: bool,
 ) -> ServiceResult<BatchDeleteReport> {
-    check_batch_delete(app, repo)?;
-    let inflight = begin_change(app, repo, false).await?;
-    let books = RepoBooks::new(app, repo, inflight);
-    Ok(app
-        .store
-        .batch_delete(repo, keys, cleanup_dirs, books)
-        .await?)
+    check_batch_delete(app, grant, repo).await?;
+    let asked = keys.len();
+    let result = async {
+        let inflight = begin_change(app, repo, false).await?;
+        let books = RepoBooks::new(app, repo, inflight);
+        Ok(app
+            .store
+            .batch_delete(repo, keys, cleanup_dirs, books)
+            .await?)
+    }
+    .await;
+    let detail = match &result {
+        Ok(r) => format!(
+            "{asked} keys asked: {} deleted, {} skipped",
+            r.deleted, r.skipped
+        ),
+        Err(_) => format!("{asked} keys asked"),
+    };
+    audit::client(app, grant, "batch-delete", repo, &detail, &result).await;
+    result
 }
 
 /// mkdir of `dir` (creating the repository).
@@ -140,14 +173,33 @@ pub async fn init(app: &App, repo: &RepoName) -> ServiceResult<()> {
 /// over its quota frees space, and it must write each new pack before
 /// deleting a source, so usage may pass the limit while it runs, by at
 /// most what it then frees.
-pub async fn repack(app: &App, repo: &RepoName, plan: RepackPlan) -> ServiceResult<RepackResult> {
-    if append_only_for(app, repo) {
-        append_only::check_repack(&plan)?;
+pub async fn repack(
+    app: &App,
+    grant: &Grant,
+    repo: &RepoName,
+    plan: RepackPlan,
+) -> ServiceResult<RepackResult> {
+    let ops = plan.operations.len();
+    let deleting = plan.operations.iter().filter(|o| o.delete_after).count();
+    let result = async {
+        if append_only_for(app, repo, grant) {
+            append_only::check_repack(&plan)?;
+        }
+        let inflight = begin_change(app, repo, false).await?;
+        let books = RepoBooks::new(app, repo, inflight);
+        Ok(app
+            .store
+            .repack(repo, plan, app.repack_journal_dir(repo), books)
+            .await?)
     }
-    let inflight = begin_change(app, repo, false).await?;
-    let books = RepoBooks::new(app, repo, inflight);
-    Ok(app
-        .store
-        .repack(repo, plan, app.repack_journal_dir(repo), books)
-        .await?)
+    .await;
+    let detail = match &result {
+        Ok(r) => format!(
+            "{ops} operations ({deleting} with delete_after): {} sources deleted",
+            r.completed.iter().filter(|d| d.deleted).count()
+        ),
+        Err(_) => format!("{ops} operations ({deleting} with delete_after)"),
+    };
+    audit::client(app, grant, "repack", repo, &detail, &result).await;
+    result
 }

@@ -1,4 +1,5 @@
-//! `?stats`: answered from the counters, in O(1).
+//! `?stats` and the admin API's repository figures: answered from the
+//! counters, in O(1).
 
 use shared_proto::RepoName;
 use shared_proto::api::RepoStats;
@@ -7,15 +8,32 @@ use super::reconcile::{Rebuild, reconcile_repo};
 use super::{ServiceResult, blocking};
 use crate::app::App;
 use crate::policy::quota::limit_for;
-use crate::state::rfc3339_ms;
+use crate::state::{RepoRecord, rfc3339_ms};
 use crate::store::StoreError;
 
 /// The statistics of `repo`.
 pub async fn stats(app: &std::sync::Arc<App>, repo: &RepoName) -> ServiceResult<RepoStats> {
+    let record = counted_record(app, repo).await?;
+    Ok(RepoStats {
+        total_bytes: record.counters.bytes,
+        total_objects: record.counters.objects,
+        total_packs: record.counters.packs,
+        last_backup_at: record.last_backup_at.map(rfc3339_ms),
+        quota_bytes: limit_for(Some(&record), app.settings.quota_bytes).unwrap_or(0),
+        quota_used_bytes: record.counters.bytes,
+    })
+}
+
+/// The record of `repo`, which must exist on disk, with counters that
+/// describe its files.
+pub async fn counted_record(
+    app: &std::sync::Arc<App>,
+    repo: &RepoName,
+) -> ServiceResult<RepoRecord> {
     if !app.store.repo_exists(repo).await? {
         return Err(StoreError::NotFound(format!("repository {repo}")).into());
     }
-    let record = match app.state.repos.get(repo) {
+    Ok(match app.state.repos.get(repo) {
         Some(r) if app.state.repos.is_counted(repo) => r,
         // A repository that appeared on disk while the server ran (copied
         // in by an operator): count it once.
@@ -32,13 +50,5 @@ pub async fn stats(app: &std::sync::Arc<App>, repo: &RepoName) -> ServiceResult<
             })
             .await?
         }
-    };
-    Ok(RepoStats {
-        total_bytes: record.counters.bytes,
-        total_objects: record.counters.objects,
-        total_packs: record.counters.packs,
-        last_backup_at: record.last_backup_at.map(rfc3339_ms),
-        quota_bytes: limit_for(Some(&record), app.settings.quota_bytes).unwrap_or(0),
-        quota_used_bytes: record.counters.bytes,
     })
 }

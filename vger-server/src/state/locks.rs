@@ -64,6 +64,23 @@ pub enum Acquired {
     Renewed,
 }
 
+/// One live lock, for the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveLock {
+    /// The repository.
+    pub repo: RepoName,
+    /// Lock id.
+    pub id: String,
+    /// Holder's host name.
+    pub hostname: String,
+    /// Holder's pid.
+    pub pid: u64,
+    /// Unix ms when taken.
+    pub acquired_at: i64,
+    /// Unix ms when the lease lapses unless renewed.
+    pub expires_at: i64,
+}
+
 type Table = HashMap<RepoName, HashMap<String, Held>>;
 
 /// All server locks, by repository and lock id.
@@ -258,6 +275,39 @@ impl LockTable {
     /// [`touch`](Self::touch) cheaply.
     pub fn has_locks(&self, repo: &RepoName) -> bool {
         self.table().contains_key(repo)
+    }
+
+    /// Every live lock of every repository, sorted by repository and id.
+    pub fn all_live(&self) -> Vec<LiveLock> {
+        let now = now_ms();
+        let all = self.table();
+        let mut out: Vec<LiveLock> = all
+            .iter()
+            .flat_map(|(repo, m)| m.iter().map(move |(id, h)| (repo, id, h)))
+            .filter(|(_, _, h)| h.expires_at > now)
+            .map(|(repo, id, h)| LiveLock {
+                repo: repo.clone(),
+                id: id.clone(),
+                hostname: h.hostname.clone(),
+                pid: h.pid,
+                acquired_at: h.acquired_at,
+                expires_at: h.expires_at,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.repo, &a.id).cmp(&(&b.repo, &b.id)));
+        out
+    }
+
+    /// Forgets every lock of `repo` (the repository is being deleted).
+    pub fn forget_repo(&self, repo: &RepoName) -> StateResult<()> {
+        let _save = self.saving();
+        self.db.with(|c| {
+            c.execute("DELETE FROM locks WHERE repo = ?1", [repo.as_str()])
+                .map(|_| ())
+                .map_err(sql_err(format!("remove the locks of {repo}")))
+        })?;
+        self.table().remove(repo);
+        Ok(())
     }
 
     /// Live locks of `repo`, sorted by id.

@@ -1,19 +1,23 @@
 //! What the server remembers besides the objects themselves: one SQLite
 //! database holding each repository's policies, usage counters and
-//! freshness, and the server locks.
+//! freshness, the server locks, the client tokens and the audit log.
 
+pub mod audit;
 pub mod db;
 pub mod locks;
 pub mod repos;
 pub mod schema;
+pub mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use audit::{AuditFilter, AuditLog, AuditRecord};
 pub use db::{Db, Opened, StateError, StateResult};
-pub use locks::{Acquired, LockError, LockTable};
+pub use locks::{Acquired, LiveLock, LockError, LockTable};
 pub use repos::{Counters, Entry, RepoRecord, Repos, now_ms, rfc3339_ms};
+pub use tokens::{NewToken, TokenRecord, Tokens};
 
 /// The open state.
 #[derive(Debug)]
@@ -24,6 +28,10 @@ pub struct State {
     pub repos: Repos,
     /// Server locks.
     pub locks: LockTable,
+    /// Scoped client tokens.
+    pub tokens: Tokens,
+    /// The audit log.
+    pub audit: AuditLog,
     /// Whether the database was just created (the server knew nothing).
     pub opened: Opened,
 }
@@ -44,6 +52,8 @@ impl State {
         Ok(Self {
             repos: Repos::load(db.clone())?,
             locks: LockTable::load(db.clone(), lock_ttl)?,
+            tokens: Tokens::load(db.clone())?,
+            audit: AuditLog::new(db.clone()),
             db,
             opened,
         })

@@ -376,6 +376,20 @@ impl Repos {
         Ok(())
     }
 
+    /// Forgets `repo` entirely (its files are gone): its row, its
+    /// policies, its counters.
+    pub fn forget(&self, repo: &RepoName) -> StateResult<()> {
+        let slot = self.entry(repo);
+        let _save = slot.as_ref().map(|s| lock(&s.save));
+        self.db.with(|c| {
+            c.execute("DELETE FROM repos WHERE name = ?1", [repo.as_str()])
+                .map(|_| ())
+                .map_err(sql_err(format!("forget repository {repo}")))
+        })?;
+        self.map().remove(repo);
+        Ok(())
+    }
+
     /// Called at a clean shutdown, when no change is in flight: saves every
     /// record as it stands in memory, in one transaction, as settled, so
     /// the next start need not count them; a repository whose earlier save

@@ -37,6 +37,30 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (repo, id)
     ) STRICT;
     ",
+    // 2: scoped client tokens (hashed) and the audit log.
+    "
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        digest BLOB NOT NULL UNIQUE,
+        repo TEXT,
+        mode TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        repo TEXT,
+        detail TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_at ON audit (at);
+    CREATE INDEX audit_repo_at ON audit (repo, at);
+    ",
 ];
 
 /// The schema version this build writes.

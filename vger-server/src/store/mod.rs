@@ -16,6 +16,7 @@ mod list;
 mod parallel;
 mod paths;
 mod read;
+mod removal;
 mod repack;
 mod repo;
 mod verify;
@@ -32,6 +33,7 @@ pub use ledger::{Change, Ledger};
 pub use list::Usage;
 pub use paths::Layout;
 pub use read::ObjectFile;
+pub use removal::LockObject;
 pub use repo::BatchDeleteReport;
 pub use write::{ExpectedDigest, Upload, WRITE_BLOCK};
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin_api;
 mod append_only_repo;
 mod auth;
 mod client_sessions;
@@ -18,6 +19,7 @@ mod quota;
 mod ranges;
 mod repack;
 mod repo_ops;
+mod scoped_tokens;
 mod security;
 mod slow_clients;
 mod startup;

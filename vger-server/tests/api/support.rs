@@ -9,7 +9,7 @@ use blake2::Digest;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use vger_server::app::App;
 use vger_server::config::Config;
@@ -17,22 +17,28 @@ use vger_server::server;
 use vger_server::service::lifecycle;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
+/// The admin token with role `admin`.
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+/// The admin token with role `read` (what the exporter uses).
+pub const READ_TOKEN: &str = "read-token-0123456789abcdef";
 
 /// A running server on 127.0.0.1:<random port> with its own data dir.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin API's address.
+    pub admin_addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     /// The server's state, for tests that set what the admin API will.
     pub app: Arc<App>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
     }
 }
@@ -52,24 +58,40 @@ impl TestServer {
     /// A server on an existing data dir (already populated by the test).
     pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> Self {
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\ntoken = {TOKEN:?}\n{extra}\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\ntoken = {TOKEN:?}\n{extra}\n\
+             [[admin.tokens]]\nlabel = \"exporter\"\nrole = \"read\"\ntoken = {READ_TOKEN:?}\n",
             dir.path().join("data")
         );
-        let config = Config::from_toml(&text, Path::new("test.toml"), None).unwrap();
+        let config = Config::from_toml_with_admin(
+            &text,
+            Path::new("test.toml"),
+            None,
+            Some(ADMIN_TOKEN.into()),
+        )
+        .unwrap();
         let app = server::prepare(&config).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel();
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin_listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin = tokio::spawn(server::serve_admin(
+            admin_listener,
+            app.clone(),
+            stopped(rx.clone()),
+        ));
         let serve_app = app.clone();
         let task = tokio::spawn(async move {
-            server::serve(listener, serve_app.clone(), async {
-                let _ = rx.await;
-            })
-            .await;
+            server::serve(listener, serve_app.clone(), stopped(rx)).await;
+            let _ = admin.await;
             lifecycle::settle(&serve_app, Duration::from_secs(10)).await;
         });
         Self {
             addr,
+            admin_addr,
             dir,
             client: reqwest::Client::builder().build().unwrap(),
             app,
@@ -82,7 +104,7 @@ impl TestServer {
     /// let go of the data dir, and hands the dir back for a restart.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         if let Some(task) = self.task.take() {
             task.await.unwrap();
@@ -135,6 +157,43 @@ impl TestServer {
     pub fn set_policy(&self, repo: &str, f: impl FnOnce(&mut vger_server::state::RepoRecord)) {
         let repo = shared_proto::RepoName::parse(repo).unwrap();
         self.app.state.repos.set_policy(&repo, f).unwrap();
+    }
+
+    /// A request to the admin API with `token`.
+    pub fn admin_as(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("http://{}{path}", self.admin_addr))
+            .bearer_auth(token)
+    }
+
+    /// A request to the admin API with the `admin` token.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.admin_as(ADMIN_TOKEN, method, path)
+    }
+
+    /// An admin API call that must succeed, with its JSON answer.
+    pub async fn admin_ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut req = self.admin(method.clone(), path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// A request to the client API with `token`.
+    pub fn req_as(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
     }
 
     /// The data dir.
