@@ -10,12 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "vger-admin", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Admin API address, e.g. http://127.0.0.1:8485.
-    #[arg(long, global = true, env = "VGER_ADMIN_URL", value_name = "URL")]
+    /// Admin API address, e.g. http://127.0.0.1:8485 [env: VGER_ADMIN_URL].
+    #[arg(long, global = true, value_name = "URL")]
     pub url: Option<String>,
-    /// Admin token (prefer VGER_ADMIN_TOKEN or --token-file: a flag shows
+    /// Admin token; prefer VGER_ADMIN_TOKEN or --token-file (a flag shows
     /// in the process list).
-    #[arg(long, global = true, env = "VGER_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true)]
     pub token: Option<String>,
     /// File holding the admin token (mode 600).
     #[arg(long, global = true, value_name = "FILE")]

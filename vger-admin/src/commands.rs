@@ -614,6 +614,7 @@ fn audit_time(flag: &str, text: &str) -> CliResult<String> {
     })?;
     let at = std::time::SystemTime::now()
         .checked_sub(age)
+        .filter(|t| *t >= std::time::UNIX_EPOCH)
         .unwrap_or(std::time::UNIX_EPOCH);
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }

@@ -1,6 +1,4 @@
-//! Which server to talk to, and with which token: flags, then the
-//! environment (both through clap), then the config file's context, then
-//! the default address.
+//! Which server to talk to, and with which token (see [`resolve`]).
 //!
 //! The config file names several servers:
 //!
@@ -86,59 +84,85 @@ fn load_file(path: &Path) -> CliResult<File> {
     })
 }
 
-/// Resolves the server and token for this run.
+/// Looks up context `name` in `file`.
+fn context<'a>(file: &'a File, name: &str, what: &str) -> CliResult<&'a Context> {
+    file.contexts.get(name).ok_or_else(|| {
+        let known: Vec<&str> = file.contexts.keys().map(String::as_str).collect();
+        CliError::Usage(format!(
+            "{what} {name:?} is not in the config file; it has: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The token a context names.
+fn context_token(c: &Context) -> CliResult<Option<String>> {
+    match (&c.token, &c.token_file) {
+        (Some(t), _) => Ok(Some(t.trim().to_owned())),
+        (None, Some(f)) => read_token_file(f).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Resolves the server and token for this run. An explicit choice beats
+/// an ambient one: flags, then `--context`, then the environment
+/// (`VGER_ADMIN_URL`, `VGER_ADMIN_TOKEN`), then the config file's
+/// `default_context`, then the default address. A context's token never
+/// goes to another context's server, and vice versa.
 pub fn resolve(cli: &Cli) -> CliResult<Target> {
+    resolve_with(cli, |name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    })
+}
+
+fn resolve_with(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> CliResult<Target> {
     let path = cli.config.clone().or_else(default_config_path);
     let file = match &path {
         Some(p) if cli.config.is_some() || p.exists() => Some(load_file(p)?),
         _ => None,
     };
-    let context = match (&cli.context, &file) {
-        (Some(name), Some(f)) => Some(f.contexts.get(name).ok_or_else(|| {
-            let known: Vec<&str> = f.contexts.keys().map(String::as_str).collect();
-            CliError::Usage(format!(
-                "no context {name:?} in the config file; it has: {}",
-                known.join(", ")
-            ))
-        })?),
+    let explicit = match (&cli.context, &file) {
+        (Some(name), Some(f)) => Some(context(f, name, "context")?),
         (Some(name), None) => {
             return Err(CliError::Usage(format!(
                 "--context {name} needs a config file ({}) with [contexts.{name}]",
                 path.map(|p| p.display().to_string()).unwrap_or_default()
             )));
         }
-        (None, Some(f)) => match &f.default_context {
-            Some(name) => Some(f.contexts.get(name).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "default_context {name:?} is not among the config file's contexts"
-                ))
-            })?),
-            None => None,
-        },
-        (None, None) => None,
+        (None, _) => None,
     };
-    let url = cli
-        .url
-        .clone()
-        .or_else(|| context.map(|c| c.url.clone()))
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let token = match (&cli.token, &cli.token_file, context) {
-        (Some(t), _, _) => t.trim().to_owned(),
-        (None, Some(f), _) => read_token_file(f)?,
-        (None, None, Some(Context { token: Some(t), .. })) => t.trim().to_owned(),
-        (
-            None,
-            None,
-            Some(Context {
-                token_file: Some(f),
-                ..
-            }),
-        ) => read_token_file(f)?,
-        _ => {
-            return Err(CliError::Usage(
-                "no admin token: set VGER_ADMIN_TOKEN, pass --token-file FILE, or use a --context with a token".into(),
-            ));
-        }
+    let ambient = match (&file, explicit) {
+        (Some(f), None) => f
+            .default_context
+            .as_deref()
+            .map(|name| context(f, name, "default_context"))
+            .transpose()?,
+        _ => None,
+    };
+    // Where the address comes from decides where the token may come from.
+    let (url, ctx) = if let Some(u) = &cli.url {
+        (u.clone(), None)
+    } else if let Some(c) = explicit {
+        (c.url.clone(), Some(c))
+    } else if let Some(u) = env("VGER_ADMIN_URL") {
+        (u, None)
+    } else if let Some(c) = ambient {
+        (c.url.clone(), Some(c))
+    } else {
+        (DEFAULT_URL.to_owned(), None)
+    };
+    let token = if let Some(t) = &cli.token {
+        t.trim().to_owned()
+    } else if let Some(f) = &cli.token_file {
+        read_token_file(f)?
+    } else if let Some(t) = ctx.map(context_token).transpose()?.flatten() {
+        t
+    } else if let Some(t) = env("VGER_ADMIN_TOKEN") {
+        t.trim().to_owned()
+    } else {
+        return Err(CliError::Usage(
+            "no admin token: set VGER_ADMIN_TOKEN, pass --token-file FILE, or use a --context with a token".into(),
+        ));
     };
     // The admin API listens on loopback by default; a remote one is
     // reached through an SSH tunnel (see docs/admin.md), so plain HTTP is
@@ -152,4 +176,66 @@ pub fn resolve(cli: &Cli) -> CliResult<Target> {
         url: url.trim_end_matches('/').to_owned(),
         token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cli(args: &[&str], config: &Path) -> Cli {
+        let mut all = vec!["vger-admin", "--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        all.push("status");
+        Cli::parse_from(all)
+    }
+
+    fn config() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "default_context = \"a\"\n[contexts.a]\nurl = \"http://a:1\"\ntoken = \"ta\"\n[contexts.b]\nurl = \"http://b:1\"\ntoken = \"tb\"\n",
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "VGER_ADMIN_URL" => Some("http://env:1".into()),
+            "VGER_ADMIN_TOKEN" => Some("tenv".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_explicit_context_beats_the_environment() {
+        let (_d, path) = config();
+        let t = resolve_with(&cli(&["--context", "b"], &path), env).unwrap();
+        assert_eq!((t.url.as_str(), t.token.as_str()), ("http://b:1", "tb"));
+    }
+
+    #[test]
+    fn the_environment_beats_the_default_context() {
+        let (_d, path) = config();
+        let t = resolve_with(&cli(&[], &path), env).unwrap();
+        assert_eq!((t.url.as_str(), t.token.as_str()), ("http://env:1", "tenv"));
+        let t = resolve_with(&cli(&[], &path), |_| None).unwrap();
+        assert_eq!((t.url.as_str(), t.token.as_str()), ("http://a:1", "ta"));
+    }
+
+    #[test]
+    fn flags_beat_everything() {
+        let (_d, path) = config();
+        let t = resolve_with(
+            &cli(
+                &["--context", "b", "--url", "http://f:1", "--token", "tf"],
+                &path,
+            ),
+            env,
+        )
+        .unwrap();
+        assert_eq!((t.url.as_str(), t.token.as_str()), ("http://f:1", "tf"));
+    }
 }

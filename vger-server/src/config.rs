@@ -467,6 +467,18 @@ impl Config {
             ));
         }
         let admin = admin_config(file.admin, env_admin).map_err(invalid)?;
+        if let Some(t) = admin.tokens.iter().find(|t| t.secret.expose() == token) {
+            return Err(invalid(format!(
+                "admin token {:?} from {} is also the client token; the two APIs need different tokens",
+                t.label, t.source
+            )));
+        }
+        if !admin.tokens.is_empty() && admin.listen == listen && listen.port() != 0 {
+            return Err(invalid(format!(
+                "[admin] listen = \"{}\" is also [server] listen; give the admin API its own port",
+                admin.listen
+            )));
+        }
         let state_dir = match s.state_dir.filter(|d| !d.as_os_str().is_empty()) {
             Some(d) => d,
             None => data_dir.join(DEFAULT_STATE_DIR_NAME),
@@ -684,6 +696,33 @@ rate_limit_mbps = 12.5
         );
         assert_eq!(c.admin.listen, "127.0.0.1:9".parse().unwrap());
         assert!(!format!("{c:?}").contains("0123456789"));
+    }
+
+    #[test]
+    fn an_admin_token_that_is_also_the_client_token_is_refused() {
+        let e = Config::from_toml_with_admin(
+            "[server]\ndata_dir = \"/d\"\ntoken = \"same-token-0123456789\"\n",
+            Path::new("x"),
+            None,
+            Some("same-token-0123456789".into()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("also the client token"), "{e}");
+    }
+
+    #[test]
+    fn the_admin_api_needs_its_own_port() {
+        let text = "[server]\nlisten = \"127.0.0.1:8484\"\ndata_dir = \"/d\"\ntoken = \"t\"\n[admin]\nlisten = \"127.0.0.1:8484\"\n";
+        let e = Config::from_toml_with_admin(
+            text,
+            Path::new("x"),
+            None,
+            Some("admin-token-0123456789".into()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("its own port"), "{e}");
     }
 
     #[test]

@@ -128,12 +128,19 @@ pub fn prepare(config: &Config) -> Result<Arc<App>, StartError> {
             "recounted repositories that the last run did not close cleanly (or that are new to the state)"
         );
     }
+    // A repository delete that a crash interrupted: its files are in the
+    // trash, its state may remain. Finish both.
     match store.empty_trash() {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            removed = n,
-            "finished removing repositories whose delete was interrupted"
-        ),
+        Ok(repos) => {
+            for repo in repos.iter().filter(|r| !store.repo_exists_blocking(r)) {
+                state
+                    .locks
+                    .forget_repo(repo)
+                    .and_then(|()| state.repos.forget(repo))
+                    .map_err(|e| StartError::State(e.to_string()))?;
+                tracing::info!(repo = %repo, "finished deleting a repository (interrupted by a crash)");
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "cannot empty the trash of deleted repositories"),
     }
     let temps: u64 =

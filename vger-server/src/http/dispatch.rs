@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use shared_proto::{DirKey, Key, KeyKind, ObjectPath, RepoName};
 
-use crate::policy::{Grant, Need};
+use crate::policy::{Grant, Need, ScopeRefusal};
 
 use super::auth::authenticate;
 use super::body::drain;
@@ -245,6 +245,15 @@ pub async fn dispatch(
             return Err(e);
         }
     };
+    if let Some(repo) = route.repo().filter(|_| !grant.may_create_repos()) {
+        if route.need() != Need::Read && !app.store.repo_exists(repo).await? {
+            drain(body, app.store.max_object_bytes()).await;
+            return Err(ScopeRefusal(format!(
+                "repository {repo} does not exist, and a read-only token cannot create it"
+            ))
+            .into());
+        }
+    }
     let renews = route.renews_locks_of().cloned();
     if let Some(repo) = &renews {
         service_locks::renew(&app, repo).await?;

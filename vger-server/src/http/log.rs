@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::body::HttpBody as _;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
@@ -32,14 +32,41 @@ fn query_names(query: &str) -> String {
     out
 }
 
+/// Which API a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The client API: logged by repository and key.
+    Client,
+    /// The admin API: logged by path.
+    Admin,
+}
+
 /// Middleware that logs each request once its response is ready.
-pub async fn log_request(req: Request, next: Next) -> Response {
+pub async fn log_request(State(api): State<Api>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let op = query_names(req.uri().query().unwrap_or_default());
     let bytes_in = content_length(req.headers());
     let res = next.run(req).await;
+    let bytes_out = res
+        .body()
+        .size_hint()
+        .exact()
+        .unwrap_or_else(|| content_length(res.headers()));
+    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if api == Api::Admin {
+        tracing::info!(
+            method = %method,
+            path,
+            status = res.status().as_u16(),
+            bytes_in,
+            bytes_out,
+            duration_ms,
+            "admin request"
+        );
+        return res;
+    }
     let rest = path.trim_start_matches('/');
     let (repo, key) = rest.split_once('/').unwrap_or((rest, ""));
     tracing::info!(
@@ -49,8 +76,8 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         op,
         status = res.status().as_u16(),
         bytes_in,
-        bytes_out = res.body().size_hint().exact().unwrap_or_else(|| content_length(res.headers())),
-        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+        bytes_out,
+        duration_ms,
         "request"
     );
     res

@@ -9,7 +9,7 @@ pub mod error;
 mod health;
 pub mod limits;
 mod locks;
-mod log;
+pub mod log;
 mod objects;
 pub mod panic;
 pub mod range;
@@ -42,14 +42,15 @@ pub fn router(app: Arc<App>) -> Router {
             ))
             .with_state(app),
         idle,
+        log::Api::Client,
     )
 }
 
 /// Wraps `routes` in what every request passes through: the request log,
 /// the panic guard, and the bound on pauses in a request body.
-pub fn harden(routes: Router, body_idle: Duration) -> Router {
+pub fn harden(routes: Router, body_idle: Duration, api: log::Api) -> Router {
     routes
         .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(CatchPanicLayer::custom(panic::answer))
-        .layer(axum::middleware::from_fn(log::log_request))
+        .layer(axum::middleware::from_fn_with_state(api, log::log_request))
 }

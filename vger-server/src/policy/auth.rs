@@ -92,6 +92,18 @@ impl Grant {
         )
     }
 
+    /// Whether a write may create the repository it names. A read-only
+    /// token's coordination writes go to repositories that exist.
+    pub fn may_create_repos(&self) -> bool {
+        !matches!(
+            self,
+            Self::Scoped {
+                mode: TokenMode::ReadOnly,
+                ..
+            }
+        )
+    }
+
     /// Whether `repo` is one this token opens.
     pub fn opens(&self, repo: &RepoName) -> bool {
         match self {

@@ -5,6 +5,8 @@
 //! outcome stands whatever happens to its record: a record that cannot
 //! be written (full disk) is logged as an error instead.
 
+use std::sync::Arc;
+
 use shared_proto::RepoName;
 use shared_proto::admin::{
     AuditEntry, AuditList, AuditQuery, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT,
@@ -13,7 +15,7 @@ use shared_proto::admin::{
 use super::{ServiceError, ServiceResult, blocking};
 use crate::app::App;
 use crate::policy::Grant;
-use crate::state::{AuditFilter, rfc3339_ms};
+use crate::state::{AuditFilter, State, rfc3339_ms};
 
 /// Longest outcome text kept (a refusal's message).
 const MAX_OUTCOME_CHARS: usize = 500;
@@ -35,7 +37,18 @@ pub async fn record(
     detail: &str,
     outcome: String,
 ) {
-    let state = app.state.clone();
+    append(app.state.clone(), actor, action, repo, detail, outcome).await;
+}
+
+/// Appends one record to `state`'s log.
+pub async fn append(
+    state: Arc<State>,
+    actor: String,
+    action: &str,
+    repo: Option<&str>,
+    detail: &str,
+    outcome: String,
+) {
     let (action, repo, detail) = (
         action.to_owned(),
         repo.map(str::to_owned),

@@ -33,7 +33,7 @@ pub async fn acquire(
     who: LockRequest,
 ) -> ServiceResult<()> {
     let (app, repo, id) = (app.clone(), repo.clone(), id.to_owned());
-    let inflight = app.inflight.enter();
+    let inflight = app.inflight.enter_repo(&repo)?;
     blocking(move || {
         let _inflight = inflight;
         if app.state.locks.acquire(&repo, &id, &who)? == Acquired::Fresh {
@@ -48,7 +48,7 @@ pub async fn acquire(
 /// Releases lock `id` of `repo`; `false` when it was not held.
 pub async fn release(app: &std::sync::Arc<App>, repo: &RepoName, id: &str) -> ServiceResult<bool> {
     let (app, repo, id) = (app.clone(), repo.clone(), id.to_owned());
-    let inflight = app.inflight.enter();
+    let inflight = app.inflight.enter_repo(&repo)?;
     blocking(move || {
         let _inflight = inflight;
         let released = app.state.locks.release(&repo, &id)?;

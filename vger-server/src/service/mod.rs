@@ -12,8 +12,9 @@ pub mod objects;
 pub mod reconcile;
 pub mod stats;
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use shared_proto::RepoName;
 
@@ -64,31 +65,122 @@ where
     }
 }
 
-/// Counts changes to repositories in flight, so a shutdown can tell when
-/// every counter is settled.
+/// Counts changes to repositories in flight, in all and per repository,
+/// so a shutdown can tell when every counter is settled and a repository
+/// delete can wait until nothing writes to it; and marks repositories being
+/// deleted, which take no new change.
 #[derive(Debug, Default, Clone)]
-pub struct Inflight(Arc<AtomicUsize>);
+pub struct Inflight(Arc<Tracker>);
+
+#[derive(Debug, Default)]
+struct Tracker {
+    total: AtomicUsize,
+    /// Changes in flight per repository, and repositories being deleted.
+    repos: Mutex<(HashMap<RepoName, usize>, HashSet<RepoName>)>,
+}
+
+impl Tracker {
+    fn repos(&self) -> std::sync::MutexGuard<'_, (HashMap<RepoName, usize>, HashSet<RepoName>)> {
+        self.repos.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// One change in flight; it ends when this is dropped.
 #[derive(Debug)]
-pub struct InflightGuard(Arc<AtomicUsize>);
+pub struct InflightGuard {
+    tracker: Arc<Tracker>,
+    repo: Option<RepoName>,
+}
 
 impl Inflight {
-    /// Starts tracking a change.
+    /// Starts tracking a change that belongs to no one repository.
     pub fn enter(&self) -> InflightGuard {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        InflightGuard(self.0.clone())
+        self.0.total.fetch_add(1, Ordering::SeqCst);
+        InflightGuard {
+            tracker: self.0.clone(),
+            repo: None,
+        }
+    }
+
+    /// Starts tracking a change to `repo`; refused while `repo` is being
+    /// deleted.
+    pub fn enter_repo(&self, repo: &RepoName) -> ServiceResult<InflightGuard> {
+        let mut repos = self.0.repos();
+        if repos.1.contains(repo) {
+            return Err(ServiceError::Conflict(format!(
+                "repository {repo} is being deleted"
+            )));
+        }
+        *repos.0.entry(repo.clone()).or_default() += 1;
+        self.0.total.fetch_add(1, Ordering::SeqCst);
+        Ok(InflightGuard {
+            tracker: self.0.clone(),
+            repo: Some(repo.clone()),
+        })
     }
 
     /// Changes in flight now.
     pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.0.total.load(Ordering::SeqCst)
+    }
+
+    /// Marks `repo` as being deleted (no new change starts) and waits up
+    /// to `patience` for the changes in flight to end. The mark lasts
+    /// until the returned guard is dropped.
+    pub async fn quiesce(
+        &self,
+        repo: &RepoName,
+        patience: std::time::Duration,
+    ) -> ServiceResult<DeleteGuard> {
+        if !self.0.repos().1.insert(repo.clone()) {
+            return Err(ServiceError::Conflict(format!(
+                "repository {repo} is already being deleted"
+            )));
+        }
+        let guard = DeleteGuard {
+            tracker: self.0.clone(),
+            repo: repo.clone(),
+        };
+        let deadline = tokio::time::Instant::now() + patience;
+        while self.0.repos().0.get(repo).copied().unwrap_or(0) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ServiceError::Conflict(format!(
+                    "repository {repo} still has changes in flight after {} s; try again when its clients are done",
+                    patience.as_secs()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(guard)
+    }
+}
+
+/// A repository being deleted: it takes no new change until this is
+/// dropped.
+#[derive(Debug)]
+pub struct DeleteGuard {
+    tracker: Arc<Tracker>,
+    repo: RepoName,
+}
+
+impl Drop for DeleteGuard {
+    fn drop(&mut self) {
+        self.tracker.repos().1.remove(&self.repo);
     }
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if let Some(repo) = &self.repo {
+            let mut repos = self.tracker.repos();
+            if let Some(n) = repos.0.get_mut(repo) {
+                *n -= 1;
+                if *n == 0 {
+                    repos.0.remove(repo);
+                }
+            }
+        }
+        self.tracker.total.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -114,7 +206,7 @@ pub(crate) async fn begin_change(
     repo: &RepoName,
     creates: bool,
 ) -> ServiceResult<InflightGuard> {
-    let guard = app.inflight.enter();
+    let guard = app.inflight.enter_repo(repo)?;
     if app.state.repos.is_marked(repo) {
         return Ok(guard);
     }

@@ -9,9 +9,10 @@ use shared_proto::{DirKey, Key, RepoName};
 
 use super::audit;
 use super::books::RepoBooks;
-use super::{ServiceResult, append_only_for, begin_change};
+use super::{ServiceError, ServiceResult, append_only_for, begin_change};
 use crate::app::App;
 use crate::policy::{Grant, append_only};
+use crate::state::State;
 use crate::store::durable::Published;
 use crate::store::{BatchDeleteReport, StoreError, StoreResult, Upload};
 
@@ -25,6 +26,10 @@ pub struct PutObject {
     credit: u64,
     replace: bool,
     max_bytes: u64,
+    /// Who writes, for the audit of overwrites of history.
+    actor: String,
+    state: Arc<State>,
+    repo: RepoName,
 }
 
 /// Starts a PUT of `key`: applies append-only, reserves `declared` bytes
@@ -61,6 +66,9 @@ pub async fn begin_put(
         credit,
         replace,
         max_bytes,
+        actor: grant.actor(),
+        state: app.state.clone(),
+        repo: repo.clone(),
     })
 }
 
@@ -82,12 +90,32 @@ impl PutObject {
         self.upload.push(chunk).await
     }
 
-    /// Makes the object durable and counts it.
+    /// Makes the object durable and counts it. Replacing history (with
+    /// a token that may) and a refused attempt to are both audited.
     pub async fn commit(self) -> ServiceResult<Published> {
-        match self.upload.commit(self.replace, self.books).await {
+        let result = match self.upload.commit(self.replace, self.books).await {
             Err(StoreError::Exists(_)) => Err(append_only::overwrite_refusal(&self.key).into()),
-            other => Ok(other?),
+            other => other.map_err(Into::into),
+        };
+        let history = !append_only::may_replace(&self.key);
+        let audited = match &result {
+            Ok(Published::Replaced) => history && self.replace,
+            Err(ServiceError::AppendOnly(_)) => true,
+            _ => false,
+        };
+        if audited {
+            let outcome = audit::outcome(&result);
+            audit::append(
+                self.state,
+                self.actor,
+                "client.overwrite",
+                Some(self.repo.as_str()),
+                self.key.as_str(),
+                outcome,
+            )
+            .await;
         }
+        result
     }
 }
 

@@ -39,7 +39,7 @@ pub async fn counted_record(
         // in by an operator): count it once.
         _ => {
             let (app, repo) = (app.clone(), repo.clone());
-            let inflight = app.inflight.enter();
+            let inflight = app.inflight.enter_repo(&repo)?;
             blocking(move || {
                 let _inflight = inflight;
                 reconcile_repo(&app.store, &app.state, &repo, Rebuild::Live)?;

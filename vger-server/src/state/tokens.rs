@@ -119,7 +119,8 @@ impl Tokens {
     /// Saves a new token and returns its record.
     pub fn create(&self, new: NewToken) -> StateResult<TokenRecord> {
         let created_at = now_ms();
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        // The cache is locked only once the row is saved: token checks of
+        // requests never wait for a disk write.
         let id = self.db.with(|c| {
             c.execute(
                 "INSERT INTO tokens (label, digest, repo, mode, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -145,29 +146,38 @@ impl Tokens {
             expires_at: new.expires_at,
             revoked_at: None,
         };
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         cache.push(record.clone());
+        cache.sort_by_key(|t| t.id);
         Ok(record)
     }
 
     /// Revokes token `id`; `None` when there is no such token. Revoking
     /// twice keeps the first time.
     pub fn revoke(&self, id: u64) -> StateResult<Option<TokenRecord>> {
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        let Some(t) = cache.iter_mut().find(|t| t.id == id) else {
+        let found = self.all().into_iter().find(|t| t.id == id);
+        let Some(mut t) = found else {
             return Ok(None);
         };
-        if t.revoked_at.is_none() {
-            let at = now_ms();
-            self.db.with(|c| {
-                c.execute(
-                    "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2",
-                    params![at, id as i64],
-                )
-                .map_err(sql_err(format!("revoke token {id}")))
-            })?;
-            t.revoked_at = Some(at);
+        if t.revoked_at.is_some() {
+            return Ok(Some(t));
         }
-        Ok(Some(t.clone()))
+        let at = now_ms();
+        // Saved first, then applied: once this returns, the token is
+        // refused, and stays refused after a restart.
+        self.db.with(|c| {
+            c.execute(
+                "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                params![at, id as i64],
+            )
+            .map_err(sql_err(format!("revoke token {id}")))
+        })?;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = cache.iter_mut().find(|t| t.id == id) {
+            live.revoked_at.get_or_insert(at);
+            t = live.clone();
+        }
+        Ok(Some(t))
     }
 
     /// Every token, by id.

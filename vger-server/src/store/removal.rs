@@ -65,6 +65,9 @@ impl RepoStore {
                     .map_err(|e| io_err("create the trash directory", e))?;
                 fs::rename(&dir, &target)
                     .map_err(|e| io_err(format!("move repository {repo} to the trash"), e))?;
+                // The directories it knew are gone: a repository created
+                // again under this name must create them anew.
+                store.layout.forget_dirs(&dir);
                 durable::sync_dir(store.layout.root())
                     .and_then(|()| durable::sync_dir(&trash))
                     .map_err(|e| io_err(format!("delete repository {repo}"), e))?;
@@ -77,22 +80,32 @@ impl RepoStore {
     }
 
     /// Empties the trash: what a repository delete interrupted by a
-    /// crash left behind. Returns the number of entries removed.
-    pub fn empty_trash(&self) -> io::Result<u64> {
+    /// crash left behind. Returns the repositories whose remains were
+    /// removed, so their state can be forgotten too.
+    pub fn empty_trash(&self) -> io::Result<Vec<RepoName>> {
         let trash = self.trash_dir();
         let entries = match fs::read_dir(&trash) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for entry in entries {
-            let path = entry?.path();
+            let entry = entry?;
+            let path = entry.path();
             match fs::symlink_metadata(&path)?.is_dir() {
                 true => fs::remove_dir_all(&path)?,
                 false => fs::remove_file(&path)?,
             }
-            removed += 1;
+            // `<repo>.<stamp>`: the name is everything before the last dot.
+            let name = entry.file_name();
+            if let Some(repo) = name
+                .to_str()
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(r, _)| RepoName::parse(r).ok())
+            {
+                removed.push(repo);
+            }
         }
         Ok(removed)
     }
@@ -140,6 +153,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_repository_deleted_and_created_again_gets_its_directories_anew() {
+        let (dir, store) = store();
+        let repo = RepoName::parse("r").unwrap();
+        store.init(&repo).await.unwrap();
+        assert!(store.delete_repo(&repo).await.unwrap());
+        store.init(&repo).await.unwrap();
+        assert!(dir.path().join("r/keys").is_dir());
+        assert!(dir.path().join("r/packs/ff").is_dir());
+    }
+
+    #[tokio::test]
     async fn a_deleted_repository_leaves_nothing_behind() {
         let (dir, store) = store();
         let repo = RepoName::parse("r").unwrap();
@@ -154,9 +178,12 @@ mod tests {
     #[test]
     fn the_trash_is_emptied_at_start() {
         let (_dir, store) = store();
-        fs::create_dir_all(store.trash_dir().join("r.1/packs")).unwrap();
-        fs::write(store.trash_dir().join("r.1/packs/x"), b"x").unwrap();
-        assert_eq!(store.empty_trash().unwrap(), 1);
+        fs::create_dir_all(store.trash_dir().join("r.v2.1/packs")).unwrap();
+        fs::write(store.trash_dir().join("r.v2.1/packs/x"), b"x").unwrap();
+        assert_eq!(
+            store.empty_trash().unwrap(),
+            [RepoName::parse("r.v2").unwrap()]
+        );
         assert_eq!(fs::read_dir(store.trash_dir()).unwrap().count(), 0);
     }
 

@@ -43,6 +43,13 @@ impl RepoStore {
         .await
     }
 
+    /// Whether `repo` exists as a directory (blocking; false when its path
+    /// would escape the data dir).
+    pub fn repo_exists_blocking(&self, repo: &RepoName) -> bool {
+        let dir = self.layout.repo_dir(repo);
+        self.layout.guard(&dir).is_ok() && dir.is_dir()
+    }
+
     /// Starts an upload of `key`, creating the repository and the key's
     /// parent directories as needed. Packs must hash to their name; a
     /// client-sent digest (`X-Content-BLAKE2b`) is checked too.

@@ -713,3 +713,79 @@ async fn a_restart_keeps_tokens_policies_and_the_audit_log() {
     let v = s.admin_ok(Method::GET, "/v1/audit", None).await;
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_repository_deleted_and_created_again_takes_writes_everywhere() {
+    let s = TestServer::start().await;
+    let (pack, bytes) = crate::support::make_pack(&[b"blob"]);
+    assert_eq!(
+        s.put(&format!("r/{pack}"), bytes.clone()).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(s.put("r/snapshots/a", "s").await, StatusCode::CREATED);
+    s.admin_ok(Method::DELETE, "/v1/repos/r", Some(json!({"confirm": "r"})))
+        .await;
+    assert_eq!(
+        create(&s, json!({"name": "r"})).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.put(&format!("r/{pack}"), bytes).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(s.put("r/snapshots/a", "s").await, StatusCode::CREATED);
+    assert_eq!(s.stats("r").await["total_objects"], 2);
+}
+
+#[tokio::test]
+async fn a_delete_interrupted_by_a_crash_is_finished_at_start() {
+    let s = TestServer::start().await;
+    assert_eq!(s.put("r/config", "c").await, StatusCode::CREATED);
+    s.set_policy("r", |r| r.append_only = Some(true));
+    let dir = s.stop().await;
+    // What a crash right after the move to the trash leaves.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join(".vger-server/trash")).unwrap();
+    std::fs::rename(data.join("r"), data.join(".vger-server/trash/r.17")).unwrap();
+    let s = TestServer::start_in(dir, "").await;
+    assert!(!s.data().join(".vger-server/trash/r.17").exists());
+    assert_eq!(s.put("r/snapshots/a", "s").await, StatusCode::CREATED);
+    assert_eq!(
+        s.status(Method::DELETE, "r/snapshots/a").await,
+        StatusCode::NO_CONTENT,
+        "the deleted repository's append-only setting is gone with it"
+    );
+}
+
+#[tokio::test]
+async fn requests_with_invented_methods_are_counted_together() {
+    let s = TestServer::start().await;
+    for m in ["BREW", "WHEN", "FOO1"] {
+        s.raw(format!("{m} /r/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .await;
+    }
+    let v = s.admin_ok(Method::GET, "/v1/status", None).await;
+    let methods: Vec<&str> = v["traffic"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["OTHER"], "{v}");
+}
+
+#[tokio::test]
+async fn a_malformed_path_parameter_is_a_json_400() {
+    let s = TestServer::start().await;
+    let (status, code, _) = error_of(
+        s.admin(Method::GET, "/v1/repos/%FF%FE")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+}

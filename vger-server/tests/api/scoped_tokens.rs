@@ -328,3 +328,62 @@ async fn coordination_object_deletes_are_not_audited() {
     );
     assert!(audit_of(&s).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_read_only_token_cannot_create_a_repository() {
+    let s = TestServer::start().await;
+    let t = token(&s, None, "read-only").await;
+    for (method, path) in [
+        (Method::PUT, "new/locks/1-a.json"),
+        (Method::PUT, "new/index.gen"),
+        (Method::POST, "new/locks/?mkdir"),
+        (Method::POST, "new/locks/repo-lock"),
+    ] {
+        assert_eq!(
+            send(&s, &t, method.clone(), path, "{}").await,
+            StatusCode::FORBIDDEN,
+            "{method} {path}"
+        );
+    }
+    assert!(!s.data().join("new").exists());
+}
+
+#[tokio::test]
+async fn replacing_history_is_audited_and_so_is_a_refused_attempt() {
+    let s = TestServer::start().await;
+    assert_eq!(s.put("r/snapshots/a", "s").await, StatusCode::CREATED);
+    let full = token(&s, Some("r"), "full").await;
+    assert!(
+        send(&s, &full, Method::PUT, "r/snapshots/a", "t")
+            .await
+            .is_success()
+    );
+    let append = token(&s, Some("r"), "append-only").await;
+    assert_eq!(
+        send(&s, &append, Method::PUT, "r/snapshots/a", "u").await,
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        send(&s, &append, Method::PUT, "r/index", "i")
+            .await
+            .is_success()
+    );
+    let seen: Vec<(String, bool)> = audit_of(&s)
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["outcome"] == "ok",
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("client:append-only-token (token 2)".to_owned(), false),
+            ("client:full-token (token 1)".to_owned(), true)
+        ],
+        "index rewrites are not history"
+    );
+}

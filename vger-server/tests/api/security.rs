@@ -32,7 +32,11 @@ async fn a_panicking_handler_is_answered_500_and_the_server_goes_on() {
     let routes = Router::new()
         .route("/boom", get(boom))
         .route("/fine", get(|| async { "fine" }));
-    let app = vger_server::http::harden(routes, Duration::from_secs(5));
+    let app = vger_server::http::harden(
+        routes,
+        Duration::from_secs(5),
+        vger_server::http::log::Api::Client,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(vger_server::connections::serve(
@@ -174,14 +178,17 @@ async fn a_keys_directory_symlinked_outside_is_never_read_or_written() {
     );
 }
 
+/// The admin token of the logging test.
+const ADMIN_SECRET: &str = "admin-secret-7f3a9c2e5b8d1046";
+
 #[tokio::test]
-async fn the_token_appears_in_no_log_line_of_a_whole_session() {
+async fn no_token_appears_in_any_log_line_or_answer_of_a_whole_session() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("server.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\ntoken = {TOKEN:?}\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\ntoken = {TOKEN:?}\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             dir.path().join("data")
         ),
     )
@@ -190,6 +197,7 @@ async fn the_token_appears_in_no_log_line_of_a_whole_session() {
         .arg("--config")
         .arg(&config)
         .env("RUST_LOG", "trace")
+        .env("VGER_ADMIN_TOKEN", ADMIN_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -213,28 +221,36 @@ async fn the_token_appears_in_no_log_line_of_a_whole_session() {
         })
     })
     .collect();
-    // The listen address is in the start-up line.
-    let mut addr = None;
+    // The listen addresses are in the start-up lines.
+    let listen_after = |text: &str, marker: &str| {
+        let line = &text[text.find(marker)?..];
+        let rest = &line[line.find("listen=127.0.0.1:")? + "listen=".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_owned())
+    };
+    let mut addrs = None;
     for _ in 0..200 {
         let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-        if let Some(i) = text.find("listen=127.0.0.1:") {
-            let rest = &text[i + "listen=".len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                .unwrap_or(rest.len());
-            addr = Some(rest[..end].to_owned());
+        if let (Some(a), Some(b)) = (
+            listen_after(&text, "vger-server listening"),
+            listen_after(&text, "admin API listening"),
+        ) {
+            addrs = Some((a, b));
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let addr = addr.unwrap_or_else(|| {
+    let (addr, admin_addr) = addrs.unwrap_or_else(|| {
         let _ = child.kill();
         panic!(
-            "no listen line: {}",
+            "no listen lines: {}",
             String::from_utf8_lossy(&log.lock().unwrap())
         )
     });
     let base = format!("http://{addr}");
+    let admin = format!("http://{admin_addr}");
     let c = reqwest::Client::new();
     let wrong = format!("{TOKEN}-wrong");
     let (name, pack) = make_pack(&[b"blob one", b"blob two"]);
@@ -275,6 +291,34 @@ async fn the_token_appears_in_no_log_line_of_a_whole_session() {
         let text = res.text().await.unwrap();
         assert!(!text.contains(TOKEN), "an answer echoed the token: {text}");
     }
+    // The admin API, and a client token created through it.
+    let created: serde_json::Value = c
+        .post(format!("{admin}/v1/tokens"))
+        .bearer_auth(ADMIN_SECRET)
+        .json(&serde_json::json!({"label": "l", "mode": "read-only"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scoped = created["secret"].as_str().unwrap().to_owned();
+    for r in [
+        c.get(format!("{admin}/v1/status"))
+            .bearer_auth(ADMIN_SECRET),
+        c.get(format!("{admin}/v1/status")).bearer_auth(TOKEN),
+        c.get(format!("{admin}/v1/audit")).bearer_auth(ADMIN_SECRET),
+        c.get(format!("{base}/r/config")).bearer_auth(&scoped),
+        c.put(format!("{base}/r/index"))
+            .bearer_auth(&scoped)
+            .body("i"),
+        c.get(format!("{base}/r/config")).bearer_auth(ADMIN_SECRET),
+    ] {
+        let text = r.send().await.unwrap().text().await.unwrap();
+        for secret in [TOKEN, ADMIN_SECRET, scoped.as_str()] {
+            assert!(!text.contains(secret), "an answer echoed a token: {text}");
+        }
+    }
     // Stop the server so every line is flushed.
     interrupt(child.id());
     let _ = child.wait();
@@ -288,9 +332,15 @@ async fn the_token_appears_in_no_log_line_of_a_whole_session() {
         "failed auth was logged: {text}"
     );
     assert!(text.lines().count() > 15, "a whole session was logged");
-    assert!(!text.contains(TOKEN), "the token reached the log");
-    // Not even its tail or a digest-shaped hint of it.
-    assert!(!text.contains(&TOKEN[TOKEN.len() - 12..]));
+    assert!(
+        text.contains("admin request"),
+        "the admin API logged: {text}"
+    );
+    for secret in [TOKEN, ADMIN_SECRET, scoped.as_str()] {
+        assert!(!text.contains(secret), "a token reached the log");
+        // Not even its tail.
+        assert!(!text.contains(&secret[secret.len() - 12..]));
+    }
 }
 
 /// Sends SIGINT, as an operator's Ctrl-C would.

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use shared_proto::admin::{
     AuditQuery, CreateRepo, CreateToken, DeleteRepo, SetPolicy, SetQuota, StartJob,
 };
 
-use super::error::AdminResult;
+use super::error::{AdminError, AdminResult};
 use crate::app::App;
 use crate::http::body::read_bounded;
 use crate::http::error::ApiError;
@@ -27,6 +28,21 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 type Shared = State<Arc<App>>;
 type Who = Extension<AdminGrant>;
+
+/// Path parameters; a malformed one (bad percent-encoding, a token id
+/// that is not a number) is answered as a JSON 400 like every other error.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Params(p.0))
+            .map_err(|e| ApiError::bad_request(format!("bad path: {}", e.body_text())).into())
+    }
+}
 
 fn ok<T: Serialize>(value: T) -> Response {
     Json(value).into_response()
@@ -58,7 +74,7 @@ pub async fn list_repos(State(app): Shared) -> AdminResult<Response> {
 }
 
 /// `GET /v1/repos/{name}`
-pub async fn show_repo(State(app): Shared, Path(name): Path<String>) -> AdminResult<Response> {
+pub async fn show_repo(State(app): Shared, Params(name): Params<String>) -> AdminResult<Response> {
     Ok(ok(repos::show(&app, &name).await?))
 }
 
@@ -76,7 +92,7 @@ pub async fn create_repo(
 pub async fn delete_repo(
     State(app): Shared,
     Extension(who): Who,
-    Path(name): Path<String>,
+    Params(name): Params<String>,
     b: Body,
 ) -> AdminResult<Response> {
     let req: DeleteRepo = body(b, "delete request (send {\"confirm\": \"<repo name>\"})").await?;
@@ -87,7 +103,7 @@ pub async fn delete_repo(
 pub async fn set_quota(
     State(app): Shared,
     Extension(who): Who,
-    Path(name): Path<String>,
+    Params(name): Params<String>,
     b: Body,
 ) -> AdminResult<Response> {
     let req: SetQuota = body(b, "quota (send {\"quota_bytes\": N})").await?;
@@ -104,7 +120,7 @@ pub async fn set_quota(
 pub async fn clear_quota(
     State(app): Shared,
     Extension(who): Who,
-    Path(name): Path<String>,
+    Params(name): Params<String>,
 ) -> AdminResult<Response> {
     Ok(ok(repos::set_quota(&app, &who, &name, None).await?))
 }
@@ -113,7 +129,7 @@ pub async fn clear_quota(
 pub async fn set_policy(
     State(app): Shared,
     Extension(who): Who,
-    Path(name): Path<String>,
+    Params(name): Params<String>,
     b: Body,
 ) -> AdminResult<Response> {
     let req: SetPolicy = body(b, "policy").await?;
@@ -129,7 +145,7 @@ pub async fn list_locks(State(app): Shared) -> AdminResult<Response> {
 pub async fn break_lock(
     State(app): Shared,
     Extension(who): Who,
-    Path((name, id)): Path<(String, String)>,
+    Params((name, id)): Params<(String, String)>,
 ) -> AdminResult<Response> {
     Ok(ok(locks::break_lock(&app, &who, &name, &id).await?))
 }
@@ -153,7 +169,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(app): Shared,
     Extension(who): Who,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> AdminResult<Response> {
     let id = number(&id, "token id")?;
     Ok(ok(tokens::revoke(&app, &who, id).await?))
@@ -172,7 +188,7 @@ pub async fn start_job(State(app): Shared, Extension(who): Who, b: Body) -> Admi
 }
 
 /// `GET /v1/jobs/{id}`
-pub async fn show_job(State(app): Shared, Path(id): Path<String>) -> AdminResult<Response> {
+pub async fn show_job(State(app): Shared, Params(id): Params<String>) -> AdminResult<Response> {
     let id = number(&id, "job id")?;
     Ok(ok(app.jobs.get(id)?))
 }

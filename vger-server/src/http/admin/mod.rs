@@ -41,5 +41,5 @@ pub fn router(app: Arc<App>) -> Router {
             auth::require_admin_token,
         ))
         .with_state(app);
-    super::harden(routes, idle)
+    super::harden(routes, idle, super::log::Api::Admin)
 }

@@ -157,7 +157,7 @@ async fn check(app: &App, repo: &RepoName) -> ServiceResult<JobRepoResult> {
 
 async fn reconcile(app: &Arc<App>, repo: &RepoName) -> ServiceResult<JobRepoResult> {
     let (a, r) = (app.clone(), repo.clone());
-    let inflight = app.inflight.enter();
+    let inflight = app.inflight.enter_repo(repo)?;
     let rebuilt = blocking(move || {
         let _inflight = inflight;
         reconcile_repo(&a.store, &a.state, &r, Rebuild::Live)

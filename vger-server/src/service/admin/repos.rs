@@ -140,6 +140,25 @@ async fn set_policies(
     blocking(move || Ok(state.repos.set_policy(&repo, f)?)).await
 }
 
+/// How long a delete waits for changes in flight to the repository.
+const DELETE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn refuse_if_locked(
+    repo: &RepoName,
+    held: &[shared_proto::admin::LockEntry],
+    force: bool,
+) -> ServiceResult<()> {
+    if held.is_empty() || force {
+        return Ok(());
+    }
+    let ids: Vec<&str> = held.iter().map(|l| l.id.as_str()).collect();
+    Err(ServiceError::Conflict(format!(
+        "repository {repo} holds {} lock(s) ({}): a client may be using it; stop it, or delete with force",
+        ids.len(),
+        ids.join(", ")
+    )))
+}
+
 /// `DELETE /v1/repos/{name}`: removes the repository's files and
 /// everything the server remembers of it. Refused without the name as
 /// confirmation, and while a lock is held unless forced.
@@ -158,14 +177,13 @@ pub async fn delete(
             )));
         }
         let current = info(app, &repo).await?;
-        if !current.locks.is_empty() && !req.force {
-            let ids: Vec<&str> = current.locks.iter().map(|l| l.id.as_str()).collect();
-            return Err(ServiceError::Conflict(format!(
-                "repository {repo} holds {} lock(s) ({}): a client may be using it; stop it, or delete with force",
-                ids.len(),
-                ids.join(", ")
-            )));
-        }
+        refuse_if_locked(&repo, &current.locks, req.force)?;
+        // From here no change to the repository starts, and those in
+        // flight have ended; a lock taken meanwhile is seen below.
+        let _deleting = app.inflight.quiesce(&repo, DELETE_PATIENCE).await?;
+        let (a, r) = (app.clone(), repo.clone());
+        let held = blocking(move || locks::of_repo(&a, &r)).await?;
+        refuse_if_locked(&repo, &held, req.force)?;
         app.store.delete_repo(&repo).await?;
         let (a, r) = (app.clone(), repo.clone());
         blocking(move || {
