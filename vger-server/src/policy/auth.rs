@@ -1,9 +1,11 @@
 //! Bearer tokens and what each may reach.
 //!
 //! Tokens are kept only as BLAKE2b-256 digests. A presented token is
-//! hashed and compared with every known digest in constant time, without
-//! stopping at a match, so neither its length, nor where it differs, nor
-//! which token it is shows in the timing.
+//! hashed, and the digest compared in constant time, so neither its length
+//! nor where it differs shows in the timing. Scoped tokens carry their
+//! public id (`vger_<id>_<secret>`), so a check compares with one digest
+//! whatever the number of tokens; the id is no secret (`token list` shows
+//! it), and it is hashed with the rest, so it cannot be swapped.
 //!
 //! Three kinds of token: the config's `token` (every repository,
 //! everything, as existing setups expect), scoped client tokens created
@@ -29,12 +31,22 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     Blake2b256::digest(token.as_bytes())
 }
 
-/// A new random client token secret: 256 bits from the OS.
-pub fn new_secret() -> std::io::Result<String> {
+/// 256 random bits from the OS, in hex: the secret part of a new token.
+pub fn random_hex() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{SECRET_PREFIX}{hex}"))
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The secret of scoped token `id` with random part `hex`.
+pub fn scoped_secret(id: u64, hex: &str) -> String {
+    format!("{SECRET_PREFIX}{id}_{hex}")
+}
+
+/// The id a presented token claims, if it has the shape of a scoped one.
+fn claimed_id(token: &str) -> Option<u64> {
+    let (id, _) = token.strip_prefix(SECRET_PREFIX)?.split_once('_')?;
+    id.parse().ok()
 }
 
 /// What an authenticated client may reach.
@@ -158,18 +170,15 @@ impl Authenticator {
         }
     }
 
-    /// The grant of `token` among the config's token and `scoped`
-    /// (active at `now`, Unix ms), or `None` when it opens nothing.
+    /// The grant of `token` among the config's token and `scoped` (sorted
+    /// by id, active at `now`, Unix ms), or `None` when it opens nothing.
     pub fn check(&self, token: &str, scoped: &[TokenRecord], now: i64) -> Option<Grant> {
         let d = token_digest(token);
-        let mut found = None;
-        // Every digest is compared, whatever matched before.
         let config = bool::from(d.ct_eq(&self.config));
-        for t in scoped {
-            if bool::from(d.ct_eq(&t.digest)) {
-                found = Some(t);
-            }
-        }
+        let claimed = claimed_id(token)
+            .and_then(|id| scoped.binary_search_by_key(&id, |t| t.id).ok())
+            .map(|i| &scoped[i]);
+        let found = claimed.filter(|t| bool::from(d.ct_eq(&t.digest)));
         if config {
             return Some(Grant::Config);
         }
@@ -246,11 +255,12 @@ mod tests {
     use super::*;
     use crate::config::Secret;
 
-    fn scoped(token: &str, repo: Option<&str>, mode: TokenMode) -> TokenRecord {
+    /// Token 7, whose secret is `scoped_secret(7, hex)`.
+    fn scoped(hex: &str, repo: Option<&str>, mode: TokenMode) -> TokenRecord {
         TokenRecord {
             id: 7,
             label: "laptop".into(),
-            digest: token_digest(token),
+            digest: token_digest(&scoped_secret(7, hex)),
             repo: repo.map(|r| RepoName::parse(r).unwrap()),
             mode,
             created_at: 0,
@@ -275,20 +285,31 @@ mod tests {
     #[test]
     fn a_scoped_token_is_accepted_while_active() {
         let a = Authenticator::new("config");
-        let mut t = scoped("vger_x", Some("r"), TokenMode::ReadOnly);
-        let g = a.check("vger_x", std::slice::from_ref(&t), 0).unwrap();
+        let mut t = scoped("x", Some("r"), TokenMode::ReadOnly);
+        let g = a.check("vger_7_x", std::slice::from_ref(&t), 0).unwrap();
         assert!(matches!(g, Grant::Scoped { id: 7, .. }));
         t.revoked_at = Some(1);
-        assert_eq!(a.check("vger_x", &[t.clone()], 2), None);
+        assert_eq!(a.check("vger_7_x", &[t.clone()], 2), None);
         t.revoked_at = None;
         t.expires_at = Some(10);
-        assert_eq!(a.check("vger_x", &[t], 10), None);
+        assert_eq!(a.check("vger_7_x", &[t], 10), None);
+    }
+
+    #[test]
+    fn a_scoped_token_must_match_the_digest_of_the_id_it_claims() {
+        let a = Authenticator::new("config");
+        let t = [scoped("x", None, TokenMode::Full)];
+        assert_eq!(a.check("vger_8_x", &t, 0), None);
+        assert_eq!(a.check("vger_7_y", &t, 0), None);
+        assert_eq!(a.check("vger_x", &t, 0), None);
+        assert_eq!(a.check("vger__x", &t, 0), None);
+        assert!(a.check("vger_7_x", &t, 0).is_some());
     }
 
     #[test]
     fn a_repo_bound_token_opens_its_repository_only() {
         let g = Authenticator::new("c")
-            .check("t", &[scoped("t", Some("r"), TokenMode::Full)], 0)
+            .check("vger_7_t", &[scoped("t", Some("r"), TokenMode::Full)], 0)
             .unwrap();
         assert!(g.check(Some(&repo("r")), Need::Write).is_ok());
         let e = g.check(Some(&repo("other")), Need::Read).unwrap_err();
@@ -298,7 +319,7 @@ mod tests {
     #[test]
     fn a_read_only_token_writes_coordination_objects_only() {
         let g = Authenticator::new("c")
-            .check("t", &[scoped("t", None, TokenMode::ReadOnly)], 0)
+            .check("vger_7_t", &[scoped("t", None, TokenMode::ReadOnly)], 0)
             .unwrap();
         assert!(g.check(Some(&repo("r")), Need::Read).is_ok());
         assert!(g.check(Some(&repo("r")), Need::Coordinate).is_ok());
@@ -309,7 +330,7 @@ mod tests {
     #[test]
     fn an_append_only_token_forces_the_append_only_rules() {
         let g = Authenticator::new("c")
-            .check("t", &[scoped("t", None, TokenMode::AppendOnly)], 0)
+            .check("vger_7_t", &[scoped("t", None, TokenMode::AppendOnly)], 0)
             .unwrap();
         assert!(g.forces_append_only());
         assert!(g.check(Some(&repo("r")), Need::Write).is_ok());
@@ -331,10 +352,12 @@ mod tests {
     }
 
     #[test]
-    fn new_secrets_are_random_and_prefixed() {
-        let (a, b) = (new_secret().unwrap(), new_secret().unwrap());
+    fn new_secrets_are_random_and_carry_their_id() {
+        let (a, b) = (random_hex().unwrap(), random_hex().unwrap());
         assert_ne!(a, b);
-        assert!(a.starts_with(SECRET_PREFIX) && a.len() == SECRET_PREFIX.len() + 64);
+        assert_eq!(a.len(), 64);
+        let s = scoped_secret(12, &a);
+        assert_eq!(claimed_id(&s), Some(12));
     }
 
     #[test]

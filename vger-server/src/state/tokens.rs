@@ -44,8 +44,6 @@ impl TokenRecord {
 pub struct NewToken {
     /// Who uses it.
     pub label: String,
-    /// BLAKE2b-256 of the secret.
-    pub digest: [u8; 32],
     /// The one repository it opens; `None` = all.
     pub repo: Option<RepoName>,
     /// What it may do.
@@ -58,6 +56,7 @@ pub struct NewToken {
 #[derive(Debug)]
 pub struct Tokens {
     db: Arc<Db>,
+    /// Sorted by id.
     cache: RwLock<Vec<TokenRecord>>,
 }
 
@@ -116,17 +115,29 @@ impl Tokens {
         })
     }
 
-    /// Saves a new token and returns its record.
-    pub fn create(&self, new: NewToken) -> StateResult<TokenRecord> {
+    /// Saves a new token whose secret's digest `digest_for` gives from its
+    /// id (the secret carries the id), and returns its record.
+    pub fn create(
+        &self,
+        new: NewToken,
+        digest_for: impl FnOnce(u64) -> [u8; 32],
+    ) -> StateResult<TokenRecord> {
         let created_at = now_ms();
         // The cache is locked only once the row is saved: token checks of
-        // requests never wait for a disk write.
-        let id = self.db.with(|c| {
-            c.execute(
-                "INSERT INTO tokens (label, digest, repo, mode, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        // requests never wait for a disk write. Ids are never reused: rows
+        // are never deleted.
+        let (id, digest) = self.db.with(|c| {
+            let tx = c.transaction().map_err(sql_err("begin a new token"))?;
+            let id: i64 = tx
+                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM tokens", [], |r| r.get(0))
+                .map_err(sql_err("choose a token id"))?;
+            let digest = digest_for(id as u64);
+            tx.execute(
+                "INSERT INTO tokens (id, label, digest, repo, mode, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
+                    id,
                     new.label,
-                    new.digest.as_slice(),
+                    digest.as_slice(),
                     new.repo.as_ref().map(RepoName::as_str),
                     new.mode.as_str(),
                     created_at,
@@ -134,12 +145,13 @@ impl Tokens {
                 ],
             )
             .map_err(sql_err("save a new token"))?;
-            Ok(c.last_insert_rowid())
+            tx.commit().map_err(sql_err("save a new token"))?;
+            Ok((id, digest))
         })?;
         let record = TokenRecord {
             id: id as u64,
             label: new.label,
-            digest: new.digest,
+            digest,
             repo: new.repo,
             mode: new.mode,
             created_at,
@@ -195,10 +207,9 @@ impl Tokens {
 mod tests {
     use super::*;
 
-    fn new(label: &str, byte: u8) -> NewToken {
+    fn new(label: &str) -> NewToken {
         NewToken {
             label: label.into(),
-            digest: [byte; 32],
             repo: Some(RepoName::parse("r").unwrap()),
             mode: TokenMode::AppendOnly,
             expires_at: None,
@@ -209,8 +220,9 @@ mod tests {
     fn created_and_revoked_tokens_survive_a_reload() {
         let db = Arc::new(Db::open_in_memory().unwrap());
         let tokens = Tokens::load(db.clone()).unwrap();
-        let a = tokens.create(new("a", 1)).unwrap();
-        let b = tokens.create(new("b", 2)).unwrap();
+        let a = tokens.create(new("a"), |id| [id as u8; 32]).unwrap();
+        let b = tokens.create(new("b"), |id| [id as u8; 32]).unwrap();
+        assert_eq!((a.id, b.id, b.digest), (1, 2, [2; 32]));
         tokens.revoke(a.id).unwrap().unwrap();
         let again = Tokens::load(db).unwrap().all();
         assert_eq!(again.len(), 2);

@@ -8,7 +8,7 @@ use shared_proto::admin::{CreateToken, MAX_LABEL_CHARS, TokenCreated, TokenInfo,
 use super::{audited, given, parse_repo};
 use crate::app::App;
 use crate::policy::AdminGrant;
-use crate::policy::auth::{new_secret, token_digest};
+use crate::policy::auth::{random_hex, scoped_secret, token_digest};
 use crate::service::{ServiceError, ServiceResult, blocking};
 use crate::state::{NewToken, TokenRecord, now_ms, rfc3339_ms};
 use crate::store::StoreError;
@@ -62,19 +62,24 @@ pub async fn create(
             Some(s) => Some(now_ms() + s as i64 * 1000),
             None => None,
         };
-        let secret = new_secret().map_err(|e| StoreError::Io {
+        let hex = random_hex().map_err(|e| StoreError::Io {
             context: "draw a random token".into(),
             source: e,
         })?;
         let new = NewToken {
             label,
-            digest: token_digest(&secret),
             repo,
             mode: req.mode,
             expires_at,
         };
-        let state = app.state.clone();
-        let record = blocking(move || Ok(state.tokens.create(new)?)).await?;
+        let (state, random) = (app.state.clone(), hex.clone());
+        let record = blocking(move || {
+            Ok(state
+                .tokens
+                .create(new, |id| token_digest(&scoped_secret(id, &random)))?)
+        })
+        .await?;
+        let secret = scoped_secret(record.id, &hex);
         tracing::info!(id = record.id, label = record.label, mode = record.mode.as_str(), actor = who.actor(), "client token created");
         Ok(TokenCreated {
             token: describe(&record, now_ms()),
