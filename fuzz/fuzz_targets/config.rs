@@ -19,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(c.connections.max_connections >= 1);
             assert!(c.connections.header_timeout.as_secs() >= 1);
             assert!(c.connections.idle_timeout.as_secs() >= 1);
+            assert!(c.freshness_threshold_seconds >= 1);
+            for t in &c.admin.tokens {
+                assert!(t.secret.expose().chars().count() >= 16);
+                assert_ne!(t.secret.expose(), c.token.expose());
+            }
         }
         Err(e) => {
             let msg = e.to_string();

@@ -294,19 +294,24 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// A path as messages show it: one line, whatever it holds.
+fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
 /// Reads a secret file, refusing one that other users can read.
 fn read_secret_file(path: &Path) -> Result<String, String> {
     let md = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot read token_file {}: {e}", shown(path)))?;
     let mode = md.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(format!(
             "token_file {} is readable by other users (mode {mode:03o}); run chmod 600 on it",
-            path.display()
+            shown(path)
         ));
     }
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read token_file {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot read token_file {}: {e}", shown(path)))?;
     Ok(text.trim().to_owned())
 }
 
@@ -411,7 +416,7 @@ impl Config {
         };
         if token.is_empty() && token_source != TokenSource::NotNeeded {
             return Err(invalid(match &token_source {
-                TokenSource::TokenFile(f) => format!("token_file {} is empty", f.display()),
+                TokenSource::TokenFile(f) => format!("token_file {} is empty", shown(f)),
                 _ => "token is empty; clients could not authenticate".into(),
             }));
         }
@@ -527,7 +532,7 @@ fn admin_config(
             label: "admin".into(),
             role: AdminRole::Admin,
             secret: Secret::new(read_secret_file(&f)?),
-            source: format!("token_file {}", f.display()),
+            source: format!("token_file {}", shown(&f)),
         });
     }
     for (i, t) in section.tokens.into_iter().enumerate() {
@@ -539,7 +544,7 @@ fn admin_config(
             (Some(_), Some(_)) => return Err(format!("{at}: set token or token_file, not both")),
             (None, None) => return Err(format!("{at}: set token or token_file")),
             (Some(s), None) => (s.trim().to_owned(), "config file".to_owned()),
-            (None, Some(f)) => (read_secret_file(&f)?, format!("token_file {}", f.display())),
+            (None, Some(f)) => (read_secret_file(&f)?, format!("token_file {}", shown(&f))),
         };
         tokens.push(AdminToken {
             label: t.label.trim().to_owned(),

@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
@@ -62,28 +61,27 @@ impl HttpBody for Counted {
 
 /// Middleware that counts the request, and its bytes each way.
 pub async fn count(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    // Methods are counted by name only when standard: a client inventing
-    // methods must not grow the counters.
-    let method: &'static str = match *req.method() {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "OTHER",
-    };
-    let counter = app.clone();
-    let req = req.map(|inner| {
-        Body::new(Counted {
-            inner,
-            app: counter,
-            way: Way::In,
+    let method = crate::traffic::method_index(req.method().as_str());
+    // An empty body (most GETs and HEADs, and their answers when
+    // bodiless) has nothing to count and is left as it is.
+    let empty = |b: &Body| b.size_hint().exact() == Some(0);
+    let req = if empty(req.body()) {
+        req
+    } else {
+        let counter = app.clone();
+        req.map(|inner| {
+            Body::new(Counted {
+                inner,
+                app: counter,
+                way: Way::In,
+            })
         })
-    });
+    };
     let res = next.run(req).await;
     app.traffic.count_request(method, res.status().as_u16());
+    if empty(res.body()) {
+        return res;
+    }
     res.map(|inner| {
         Body::new(Counted {
             inner,
