@@ -139,26 +139,30 @@ fn resolve_with(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> CliResult<Ta
             .transpose()?,
         _ => None,
     };
-    // Where the address comes from decides where the token may come from.
-    let (url, ctx) = if let Some(u) = &cli.url {
-        (u.clone(), None)
-    } else if let Some(c) = explicit {
-        (c.url.clone(), Some(c))
-    } else if let Some(u) = env("VGER_ADMIN_URL") {
-        (u, None)
-    } else if let Some(c) = ambient {
-        (c.url.clone(), Some(c))
-    } else {
-        (DEFAULT_URL.to_owned(), None)
+    let url = cli
+        .url
+        .clone()
+        .or_else(|| explicit.map(|c| c.url.clone()))
+        .or_else(|| env("VGER_ADMIN_URL"))
+        .or_else(|| ambient.map(|c| c.url.clone()))
+        .unwrap_or_else(|| DEFAULT_URL.to_owned());
+    // A context's token only ever goes to that context's address.
+    let own = |c: Option<&Context>| -> CliResult<Option<String>> {
+        match c.filter(|c| c.url == url) {
+            Some(c) => context_token(c),
+            None => Ok(None),
+        }
     };
     let token = if let Some(t) = &cli.token {
         t.trim().to_owned()
     } else if let Some(f) = &cli.token_file {
         read_token_file(f)?
-    } else if let Some(t) = ctx.map(context_token).transpose()?.flatten() {
+    } else if let Some(t) = own(explicit)? {
         t
     } else if let Some(t) = env("VGER_ADMIN_TOKEN") {
         t.trim().to_owned()
+    } else if let Some(t) = own(ambient)? {
+        t
     } else {
         return Err(CliError::Usage(
             "no admin token: set VGER_ADMIN_TOKEN, pass --token-file FILE, or use a --context with a token".into(),
@@ -223,6 +227,22 @@ mod tests {
         assert_eq!((t.url.as_str(), t.token.as_str()), ("http://env:1", "tenv"));
         let t = resolve_with(&cli(&[], &path), |_| None).unwrap();
         assert_eq!((t.url.as_str(), t.token.as_str()), ("http://a:1", "ta"));
+    }
+
+    #[test]
+    fn an_environment_token_alone_goes_to_the_default_contexts_address() {
+        let (_d, path) = config();
+        let only_token = |name: &str| (name == "VGER_ADMIN_TOKEN").then(|| "tenv".to_owned());
+        let t = resolve_with(&cli(&[], &path), only_token).unwrap();
+        assert_eq!((t.url.as_str(), t.token.as_str()), ("http://a:1", "tenv"));
+    }
+
+    #[test]
+    fn a_contexts_token_never_goes_to_another_address() {
+        let (_d, path) = config();
+        let only_url = |name: &str| (name == "VGER_ADMIN_URL").then(|| "http://env:1".to_owned());
+        let e = resolve_with(&cli(&[], &path), only_url).unwrap_err();
+        assert!(e.to_string().contains("no admin token"), "{e}");
     }
 
     #[test]

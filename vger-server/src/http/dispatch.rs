@@ -289,7 +289,7 @@ async fn handle(
         }
         Route::Repack(repo) => repo_ops::repack(app, grant, &repo, body).await,
         Route::VerifyPacks(repo) => repo_ops::verify_packs(app, &repo, body).await,
-        Route::Mkdir(repo, dir) => objects::mkdir(app, &repo, &dir).await,
+        Route::Mkdir(repo, dir) => objects::mkdir(app, grant, &repo, &dir).await,
         Route::LockList(repo) => Ok(locks::list(app, &repo)),
         Route::LockAcquire(repo, key) => locks::acquire(shared, &repo, &key, body).await,
         Route::LockReleaseOrDelete(repo, key) => {

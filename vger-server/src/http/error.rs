@@ -123,6 +123,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::State(e) => e.into(),
             ServiceError::AppendOnly(e) => e.into(),
             ServiceError::Lock(e) => e.into(),
+            ServiceError::Scope(e) => e.into(),
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             ServiceError::Invalid(m) => Self::bad_request(m),

@@ -32,18 +32,21 @@ use crate::app::App;
 /// valid token before it reads the body.
 pub fn router(app: Arc<App>) -> Router {
     let idle = app.settings.connections.idle_timeout;
+    let counted = app.clone();
+    // Outermost: requests answered by the panic guard or a body timeout
+    // are counted too.
     harden(
         Router::new()
             .route("/health", get(health::health))
             .fallback(dispatch::dispatch)
-            .layer(axum::middleware::from_fn_with_state(
-                app.clone(),
-                traffic::count,
-            ))
             .with_state(app),
         idle,
         log::Api::Client,
     )
+    .layer(axum::middleware::from_fn_with_state(
+        counted,
+        traffic::count,
+    ))
 }
 
 /// Wraps `routes` in what every request passes through: the request log,

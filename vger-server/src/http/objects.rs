@@ -221,8 +221,8 @@ pub async fn delete(app: &App, grant: &Grant, repo: &RepoName, key: &Key) -> Api
 }
 
 /// `POST <repo>/<dir>/?mkdir`.
-pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ApiResult<Response> {
-    objects::mkdir(app, repo, dir).await?;
+pub async fn mkdir(app: &App, grant: &Grant, repo: &RepoName, dir: &DirKey) -> ApiResult<Response> {
+    objects::mkdir(app, grant, repo, dir).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use shared_proto::RepoName;
 
 use crate::app::App;
-use crate::policy::{AppendOnlyRefusal, Grant};
+use crate::policy::{AppendOnlyRefusal, Grant, ScopeRefusal};
 use crate::state::{LockError, StateError};
 use crate::store::StoreError;
 
@@ -38,6 +38,9 @@ pub enum ServiceError {
     /// A server lock.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The caller's token does not allow it.
+    #[error(transparent)]
+    Scope(#[from] ScopeRefusal),
     /// What the request names does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -197,16 +200,36 @@ pub fn append_only_for(app: &App, repo: &RepoName, grant: &Grant) -> bool {
             .is_some_and(|r| r.append_only == Some(true))
 }
 
+/// Whether a change may create the repository it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Creates {
+    /// It may (uploads, mkdir, init by a token that may create).
+    Yes,
+    /// It never does (deletes, repack): a missing repository is left
+    /// unrecorded, and the store answers 404.
+    No,
+    /// It would, but the caller's token may not create repositories: a
+    /// missing repository is refused.
+    Refused,
+}
+
 /// Prepares a change to `repo`: records the repository if it is new and
-/// marks it as changing in this run (see `state::repos`). With
-/// `creates == false` (deletes, repack) a repository that does not exist
-/// is left unrecorded; the store then answers 404.
+/// marks it as changing in this run (see `state::repos`). The repository
+/// cannot be deleted until the returned guard is dropped, so whether it
+/// exists is settled here for the whole change.
 pub(crate) async fn begin_change(
     app: &App,
     repo: &RepoName,
-    creates: bool,
+    creates: Creates,
 ) -> ServiceResult<InflightGuard> {
     let guard = app.inflight.enter_repo(repo)?;
+    if creates == Creates::Refused && !app.store.repo_exists(repo).await? {
+        return Err(ScopeRefusal(format!(
+            "repository {repo} does not exist, and a read-only token cannot create it"
+        ))
+        .into());
+    }
+    let creates = creates == Creates::Yes;
     if app.state.repos.is_marked(repo) {
         return Ok(guard);
     }

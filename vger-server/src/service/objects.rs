@@ -9,7 +9,7 @@ use shared_proto::{DirKey, Key, RepoName};
 
 use super::audit;
 use super::books::RepoBooks;
-use super::{ServiceError, ServiceResult, append_only_for, begin_change};
+use super::{Creates, ServiceError, ServiceResult, append_only_for, begin_change};
 use crate::app::App;
 use crate::policy::{Grant, append_only};
 use crate::state::State;
@@ -47,7 +47,7 @@ pub async fn begin_put(
     if declared.is_some_and(|n| n > max_bytes) {
         return Err(StoreError::TooLarge { limit: max_bytes }.into());
     }
-    let inflight = begin_change(app, repo, true).await?;
+    let inflight = begin_change(app, repo, creates_for(grant)).await?;
     let replace = !append_only_for(app, repo, grant) || append_only::may_replace(key);
     let books = RepoBooks::new(app, repo, inflight);
     let credit = if replace && books.claim_credit(key) {
@@ -139,7 +139,7 @@ pub async fn delete(app: &App, grant: &Grant, repo: &RepoName, key: &Key) -> Ser
 /// Removes `key` with its books and no policy: for callers that have
 /// applied their own (DELETE, an operator breaking a lock).
 pub(crate) async fn remove_object(app: &App, repo: &RepoName, key: &Key) -> ServiceResult<()> {
-    let inflight = begin_change(app, repo, false).await?;
+    let inflight = begin_change(app, repo, Creates::No).await?;
     let books = RepoBooks::new(app, repo, inflight);
     Ok(app.store.delete(repo, key, books).await?)
 }
@@ -165,7 +165,7 @@ pub async fn batch_delete(
     check_batch_delete(app, grant, repo).await?;
     let asked = keys.len();
     let result = async {
-        let inflight = begin_change(app, repo, false).await?;
+        let inflight = begin_change(app, repo, Creates::No).await?;
         let books = RepoBooks::new(app, repo, inflight);
         Ok(app
             .store
@@ -184,15 +184,24 @@ pub async fn batch_delete(
     result
 }
 
+/// Whether a write by `grant` may create its repository.
+fn creates_for(grant: &Grant) -> Creates {
+    if grant.may_create_repos() {
+        Creates::Yes
+    } else {
+        Creates::Refused
+    }
+}
+
 /// mkdir of `dir` (creating the repository).
-pub async fn mkdir(app: &App, repo: &RepoName, dir: &DirKey) -> ServiceResult<()> {
-    let _inflight = begin_change(app, repo, true).await?;
+pub async fn mkdir(app: &App, grant: &Grant, repo: &RepoName, dir: &DirKey) -> ServiceResult<()> {
+    let _inflight = begin_change(app, repo, creates_for(grant)).await?;
     Ok(app.store.mkdir(repo, dir).await?)
 }
 
 /// `?init` of `repo`.
 pub async fn init(app: &App, repo: &RepoName) -> ServiceResult<()> {
-    let _inflight = begin_change(app, repo, true).await?;
+    let _inflight = begin_change(app, repo, Creates::Yes).await?;
     Ok(app.store.init(repo).await?)
 }
 
@@ -213,7 +222,7 @@ pub async fn repack(
         if append_only_for(app, repo, grant) {
             append_only::check_repack(&plan)?;
         }
-        let inflight = begin_change(app, repo, false).await?;
+        let inflight = begin_change(app, repo, Creates::No).await?;
         let books = RepoBooks::new(app, repo, inflight);
         Ok(app
             .store

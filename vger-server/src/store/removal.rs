@@ -36,9 +36,11 @@ impl RepoStore {
         self.layout.root().join(STATE_DIR_NAME).join(TRASH_DIR_NAME)
     }
 
-    /// Removes `repo` and everything in it; returns `false` when it did not
-    /// exist. Commits to it wait while the directory is moved away.
-    pub async fn delete_repo(&self, repo: &RepoName) -> StoreResult<bool> {
+    /// Moves `repo` into the trash in one durable rename and returns where
+    /// it went, or `None` when it did not exist. Commits to it wait while
+    /// the directory is moved away. The caller removes the moved
+    /// directory (or the next start does).
+    pub async fn move_repo_to_trash(&self, repo: &RepoName) -> StoreResult<Option<PathBuf>> {
         let store = self.clone();
         let repo = repo.clone();
         blocking(move || {
@@ -56,7 +58,7 @@ impl RepoStore {
                 match fs::symlink_metadata(&dir) {
                     Ok(m) if m.is_dir() => {}
                     Ok(_) => return Err(StoreError::Invalid(format!("{repo} is not a directory"))),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(io_err(format!("delete repository {repo}"), e)),
                 }
                 durable::private_dir_builder()
@@ -72,11 +74,30 @@ impl RepoStore {
                     .and_then(|()| durable::sync_dir(&trash))
                     .map_err(|e| io_err(format!("delete repository {repo}"), e))?;
             }
-            fs::remove_dir_all(&target)
-                .map_err(|e| io_err(format!("remove the files of repository {repo}"), e))?;
-            Ok(true)
+            Ok(Some(target))
         })
         .await
+    }
+
+    /// Removes `repo` and everything in it; returns `false` when it did not
+    /// exist.
+    pub async fn delete_repo(&self, repo: &RepoName) -> StoreResult<bool> {
+        let Some(trashed) = self.move_repo_to_trash(repo).await? else {
+            return Ok(false);
+        };
+        blocking(move || {
+            fs::remove_dir_all(&trashed).map_err(|e| {
+                io_err(
+                    format!(
+                        "remove the files of repository {repo}",
+                        repo = trashed.display()
+                    ),
+                    e,
+                )
+            })
+        })
+        .await?;
+        Ok(true)
     }
 
     /// Empties the trash: what a repository delete interrupted by a

@@ -789,3 +789,40 @@ async fn a_malformed_path_parameter_is_a_json_400() {
         (StatusCode::BAD_REQUEST, "bad_request")
     );
 }
+
+#[tokio::test]
+async fn a_delete_waits_for_an_upload_in_flight_and_refuses_new_changes() {
+    let s = TestServer::start().await;
+    assert_eq!(s.put("r/config", "c").await, StatusCode::CREATED);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(vec![1u8; 4096])).await.unwrap();
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let upload = tokio::spawn(s.req(Method::PUT, "r/snapshots/slow").body(body).send());
+    // The upload is in flight once its temp file exists.
+    let snaps = s.data().join("r/snapshots");
+    for _ in 0..100 {
+        if std::fs::read_dir(&snaps).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delete = tokio::spawn(
+        s.admin(Method::DELETE, "/v1/repos/r")
+            .json(&json!({"confirm": "r"}))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!delete.is_finished(), "the delete waits for the upload");
+    assert_eq!(
+        s.put("r/index", "i").await,
+        StatusCode::CONFLICT,
+        "no new change starts while the delete waits"
+    );
+    drop(tx);
+    assert_eq!(upload.await.unwrap().unwrap().status(), StatusCode::CREATED);
+    assert_eq!(delete.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert!(!s.data().join("r").exists());
+    let gone = shared_proto::RepoName::parse("r").unwrap();
+    assert!(s.app.state.repos.get(&gone).is_none());
+}

@@ -12,7 +12,7 @@ use super::{audited, given, locks, no_such_repo, parse_repo};
 use crate::app::App;
 use crate::policy::AdminGrant;
 use crate::service::stats::counted_record;
-use crate::service::{ServiceError, ServiceResult, blocking, objects};
+use crate::service::{InflightGuard, ServiceError, ServiceResult, blocking, objects};
 use crate::state::{RepoRecord, now_ms, rfc3339_ms};
 
 /// A repository's figures and policies, as the admin API shows them.
@@ -86,6 +86,18 @@ pub async fn show(app: &Arc<App>, name: &str) -> ServiceResult<RepoInfo> {
     info(app, &repo).await
 }
 
+/// Parses `name`, requires the repository on disk, and holds it there (no
+/// delete runs) until the guard is dropped: a policy saved after a delete
+/// would outlive the repository.
+async fn held(app: &App, name: &str) -> ServiceResult<(RepoName, InflightGuard)> {
+    let repo = parse_repo(name)?;
+    let guard = app.inflight.enter_repo(&repo)?;
+    if !app.store.repo_exists(&repo).await? {
+        return Err(no_such_repo(&repo));
+    }
+    Ok((repo, guard))
+}
+
 /// Parses `name` and requires the repository on disk.
 async fn existing(app: &App, name: &str) -> ServiceResult<RepoName> {
     let repo = parse_repo(name)?;
@@ -113,6 +125,7 @@ pub async fn create(app: &Arc<App>, who: &AdminGrant, req: CreateRepo) -> Servic
                 "freshness_threshold_seconds must be at least 1; leave it out for the server default".into(),
             ));
         }
+        let _held = app.inflight.enter_repo(&repo)?;
         if app.store.repo_exists(&repo).await? {
             return Err(ServiceError::Conflict(format!(
                 "repository {repo} already exists; vger-admin repo show {repo} describes it"
@@ -162,50 +175,85 @@ fn refuse_if_locked(
 /// `DELETE /v1/repos/{name}`: removes the repository's files and
 /// everything the server remembers of it. Refused without the name as
 /// confirmation, and while a lock is held unless forced.
+///
+/// Runs to its end even if the caller goes away: a delete stopped half-way
+/// must not leave the state of a repository whose files are gone.
 pub async fn delete(
     app: &Arc<App>,
     who: &AdminGrant,
     name: &str,
     req: DeleteRepo,
 ) -> ServiceResult<RepoDeleted> {
-    let detail = format!("force={}", req.force);
-    audited(app, who, "repo.delete", Some(name), &detail, async {
-        let repo = existing(app, name).await?;
-        if req.confirm != repo.as_str() {
-            return Err(ServiceError::Invalid(format!(
-                "deleting repository {repo} needs \"confirm\": \"{repo}\" in the request"
-            )));
-        }
-        let current = info(app, &repo).await?;
-        refuse_if_locked(&repo, &current.locks, req.force)?;
-        // From here no change to the repository starts, and those in
-        // flight have ended; a lock taken meanwhile is seen below.
-        let _deleting = app.inflight.quiesce(&repo, DELETE_PATIENCE).await?;
-        let (a, r) = (app.clone(), repo.clone());
-        let held = blocking(move || locks::of_repo(&a, &r)).await?;
-        refuse_if_locked(&repo, &held, req.force)?;
-        app.store.delete_repo(&repo).await?;
-        let (a, r) = (app.clone(), repo.clone());
-        blocking(move || {
-            a.state.locks.forget_repo(&r)?;
-            a.state.repos.forget(&r)?;
-            match std::fs::remove_dir_all(a.repack_journal_dir(&r)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    tracing::warn!(repo = %r, error = %e, "cannot remove the repository's repack journals");
-                }
-                _ => {}
+    let (app, who, name) = (app.clone(), who.clone(), name.to_owned());
+    let task = tokio::spawn(async move {
+        let detail = format!("force={}", req.force);
+        audited(
+            &app,
+            &who,
+            "repo.delete",
+            Some(&name),
+            &detail,
+            delete_now(&app, &who, &name, req),
+        )
+        .await
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => Err(crate::store::task_failed(e).into()),
+    }
+}
+
+async fn delete_now(
+    app: &Arc<App>,
+    who: &AdminGrant,
+    name: &str,
+    req: DeleteRepo,
+) -> ServiceResult<RepoDeleted> {
+    let repo = existing(app, name).await?;
+    if req.confirm != repo.as_str() {
+        return Err(ServiceError::Invalid(format!(
+            "deleting repository {repo} needs \"confirm\": \"{repo}\" in the request"
+        )));
+    }
+    let current = info(app, &repo).await?;
+    refuse_if_locked(&repo, &current.locks, req.force)?;
+    // From here no change to the repository starts, and those in flight
+    // have ended; a lock taken meanwhile is seen below.
+    let _deleting = app.inflight.quiesce(&repo, DELETE_PATIENCE).await?;
+    let (a, r) = (app.clone(), repo.clone());
+    let held = blocking(move || locks::of_repo(&a, &r)).await?;
+    refuse_if_locked(&repo, &held, req.force)?;
+    // The move to the trash is the commit point: from there the repository
+    // is gone, its state is forgotten, and the files are removed in the
+    // background (a crash leaves them in the trash, emptied at start).
+    let Some(trashed) = app.store.move_repo_to_trash(&repo).await? else {
+        return Err(no_such_repo(&repo));
+    };
+    let (a, r) = (app.clone(), repo.clone());
+    blocking(move || {
+        a.state.locks.forget_repo(&r)?;
+        a.state.repos.forget(&r)?;
+        match std::fs::remove_dir_all(a.repack_journal_dir(&r)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(repo = %r, error = %e, "cannot remove the repository's repack journals");
             }
-            Ok(())
-        })
-        .await?;
-        tracing::warn!(repo = %repo, actor = who.actor(), bytes = current.used_bytes, "repository deleted");
-        Ok(RepoDeleted {
-            name: repo.to_string(),
-            freed_bytes: current.used_bytes,
-            objects: current.objects,
-        })
+            _ => {}
+        }
+        Ok(())
     })
-    .await
+    .await?;
+    let r = repo.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = std::fs::remove_dir_all(&trashed) {
+            tracing::error!(repo = %r, path = %trashed.display(), error = %e, "cannot remove a deleted repository's files; they are removed at the next start");
+        }
+    });
+    tracing::warn!(repo = %repo, actor = who.actor(), bytes = current.used_bytes, "repository deleted");
+    Ok(RepoDeleted {
+        name: repo.to_string(),
+        freed_bytes: current.used_bytes,
+        objects: current.objects,
+    })
 }
 
 /// `PUT /v1/repos/{name}/quota` (`Some`) and `DELETE` (`None`: back to
@@ -221,7 +269,7 @@ pub async fn set_quota(
         None => ("quota.clear", String::new()),
     };
     audited(app, who, action, Some(name), &detail, async {
-        let repo = existing(app, name).await?;
+        let (repo, _held) = held(app, name).await?;
         set_policies(app, &repo, move |r| r.quota_bytes = bytes).await?;
         info(app, &repo).await
     })
@@ -243,7 +291,7 @@ pub async fn set_policy(
         ),
     ]);
     audited(app, who, "policy.set", Some(name), &detail, async {
-        let repo = existing(app, name).await?;
+        let (repo, _held) = held(app, name).await?;
         if req == SetPolicy::default() {
             return Err(ServiceError::Invalid(
                 "nothing to change: give append_only and/or freshness_threshold_seconds".into(),
