@@ -92,19 +92,10 @@ impl Tracker {
 #[derive(Debug)]
 pub struct InflightGuard {
     tracker: Arc<Tracker>,
-    repo: Option<RepoName>,
+    repo: RepoName,
 }
 
 impl Inflight {
-    /// Starts tracking a change that belongs to no one repository.
-    pub fn enter(&self) -> InflightGuard {
-        self.0.total.fetch_add(1, Ordering::SeqCst);
-        InflightGuard {
-            tracker: self.0.clone(),
-            repo: None,
-        }
-    }
-
     /// Starts tracking a change to `repo`; refused while `repo` is being
     /// deleted.
     pub fn enter_repo(&self, repo: &RepoName) -> ServiceResult<InflightGuard> {
@@ -118,7 +109,7 @@ impl Inflight {
         self.0.total.fetch_add(1, Ordering::SeqCst);
         Ok(InflightGuard {
             tracker: self.0.clone(),
-            repo: Some(repo.clone()),
+            repo: repo.clone(),
         })
     }
 
@@ -174,13 +165,11 @@ impl Drop for DeleteGuard {
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        if let Some(repo) = &self.repo {
-            let mut repos = self.tracker.repos();
-            if let Some(n) = repos.0.get_mut(repo) {
-                *n -= 1;
-                if *n == 0 {
-                    repos.0.remove(repo);
-                }
+        let mut repos = self.tracker.repos();
+        if let Some(n) = repos.0.get_mut(&self.repo) {
+            *n -= 1;
+            if *n == 0 {
+                repos.0.remove(&self.repo);
             }
         }
         self.tracker.total.fetch_sub(1, Ordering::SeqCst);

@@ -79,27 +79,6 @@ impl RepoStore {
         .await
     }
 
-    /// Removes `repo` and everything in it; returns `false` when it did not
-    /// exist.
-    pub async fn delete_repo(&self, repo: &RepoName) -> StoreResult<bool> {
-        let Some(trashed) = self.move_repo_to_trash(repo).await? else {
-            return Ok(false);
-        };
-        blocking(move || {
-            fs::remove_dir_all(&trashed).map_err(|e| {
-                io_err(
-                    format!(
-                        "remove the files of repository {repo}",
-                        repo = trashed.display()
-                    ),
-                    e,
-                )
-            })
-        })
-        .await?;
-        Ok(true)
-    }
-
     /// Empties the trash: what a repository delete interrupted by a
     /// crash left behind. Returns the repositories whose remains were
     /// removed, so their state can be forgotten too.
@@ -178,22 +157,23 @@ mod tests {
         let (dir, store) = store();
         let repo = RepoName::parse("r").unwrap();
         store.init(&repo).await.unwrap();
-        assert!(store.delete_repo(&repo).await.unwrap());
+        let trashed = store.move_repo_to_trash(&repo).await.unwrap().unwrap();
+        fs::remove_dir_all(trashed).unwrap();
         store.init(&repo).await.unwrap();
         assert!(dir.path().join("r/keys").is_dir());
         assert!(dir.path().join("r/packs/ff").is_dir());
     }
 
     #[tokio::test]
-    async fn a_deleted_repository_leaves_nothing_behind() {
+    async fn a_deleted_repository_is_moved_whole_out_of_the_data_dir() {
         let (dir, store) = store();
         let repo = RepoName::parse("r").unwrap();
         fs::create_dir_all(dir.path().join("r/snapshots")).unwrap();
         fs::write(dir.path().join("r/snapshots/a"), b"x").unwrap();
-        assert!(store.delete_repo(&repo).await.unwrap());
+        let trashed = store.move_repo_to_trash(&repo).await.unwrap().unwrap();
         assert!(!dir.path().join("r").exists());
-        assert_eq!(fs::read_dir(store.trash_dir()).unwrap().count(), 0);
-        assert!(!store.delete_repo(&repo).await.unwrap());
+        assert!(trashed.join("snapshots/a").is_file(), "moved whole");
+        assert_eq!(store.move_repo_to_trash(&repo).await.unwrap(), None);
     }
 
     #[test]
