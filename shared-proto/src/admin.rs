@@ -179,6 +179,10 @@ pub struct RepoDeleted {
     pub freed_bytes: u64,
     /// Objects removed.
     pub objects: u64,
+    /// Client tokens bound to the repository, revoked with it (so they
+    /// cannot open a new repository of that name).
+    #[serde(default)]
+    pub revoked_tokens: Vec<u64>,
 }
 
 /// `PUT /v1/repos/{name}/quota`.

@@ -320,7 +320,7 @@ async fn repo(client: &Client, out: Out, c: RepoCommand) -> CliResult<()> {
             let current: Answer<RepoInfo> = client.get(&repo_path(&repo, "")).await?;
             let r = &current.value;
             let mut what = format!(
-                "This deletes repository {} and all its data: {} in {} objects, last backup {}. It cannot be undone.",
+                "This deletes repository {} and all its data: {} in {} objects, last backup {}, and revokes the client tokens bound to it. It cannot be undone.",
                 r.name,
                 size(r.used_bytes),
                 r.objects,
@@ -351,7 +351,11 @@ async fn repo(client: &Client, out: Out, c: RepoCommand) -> CliResult<()> {
                     d.name,
                     size(d.freed_bytes),
                     d.objects
-                )
+                );
+                if !d.revoked_tokens.is_empty() {
+                    let ids: Vec<String> = d.revoked_tokens.iter().map(u64::to_string).collect();
+                    println!("revoked the client tokens bound to it: {}", ids.join(", "));
+                }
             })
         }
     }

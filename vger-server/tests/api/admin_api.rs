@@ -826,3 +826,50 @@ async fn a_delete_waits_for_an_upload_in_flight_and_refuses_new_changes() {
     let gone = shared_proto::RepoName::parse("r").unwrap();
     assert!(s.app.state.repos.get(&gone).is_none());
 }
+
+#[tokio::test]
+async fn deleting_a_repository_revokes_the_tokens_bound_to_it() {
+    let s = TestServer::start().await;
+    assert_eq!(s.put("r/config", "c").await, StatusCode::CREATED);
+    let bound = s
+        .admin_ok(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"label": "b", "repo": "r", "mode": "full"})),
+        )
+        .await;
+    let other = s
+        .admin_ok(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"label": "o", "mode": "full"})),
+        )
+        .await;
+    let v = s
+        .admin_ok(Method::DELETE, "/v1/repos/r", Some(json!({"confirm": "r"})))
+        .await;
+    assert_eq!(v["revoked_tokens"], json!([bound["token"]["id"]]));
+    let secret = bound["secret"].as_str().unwrap();
+    let r = s
+        .req_as(secret, Method::PUT, "r/config")
+        .body("c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "it cannot open a new r"
+    );
+    let r = s
+        .req_as(other["secret"].as_str().unwrap(), Method::PUT, "r/config")
+        .body("c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "tokens for all repositories stay"
+    );
+}

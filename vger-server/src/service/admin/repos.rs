@@ -173,8 +173,9 @@ fn refuse_if_locked(
 }
 
 /// `DELETE /v1/repos/{name}`: removes the repository's files and
-/// everything the server remembers of it. Refused without the name as
-/// confirmation, and while a lock is held unless forced.
+/// everything the server remembers of it, and revokes the client tokens
+/// bound to it. Refused without the name as confirmation, and while a lock
+/// is held unless forced.
 ///
 /// Runs to its end even if the caller goes away: a delete stopped half-way
 /// must not leave the state of a repository whose files are gone.
@@ -230,16 +231,27 @@ async fn delete_now(
         return Err(no_such_repo(&repo));
     };
     let (a, r) = (app.clone(), repo.clone());
-    blocking(move || {
+    let revoked_tokens = blocking(move || {
         a.state.locks.forget_repo(&r)?;
         a.state.repos.forget(&r)?;
+        let bound: Vec<u64> = a
+            .state
+            .tokens
+            .all()
+            .iter()
+            .filter(|t| t.repo.as_ref() == Some(&r) && t.revoked_at.is_none())
+            .map(|t| t.id)
+            .collect();
+        for id in &bound {
+            a.state.tokens.revoke(*id)?;
+        }
         match std::fs::remove_dir_all(a.repack_journal_dir(&r)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(repo = %r, error = %e, "cannot remove the repository's repack journals");
             }
             _ => {}
         }
-        Ok(())
+        Ok(bound)
     })
     .await?;
     let r = repo.clone();
@@ -248,11 +260,12 @@ async fn delete_now(
             tracing::error!(repo = %r, path = %trashed.display(), error = %e, "cannot remove a deleted repository's files; they are removed at the next start");
         }
     });
-    tracing::warn!(repo = %repo, actor = who.actor(), bytes = current.used_bytes, "repository deleted");
+    tracing::warn!(repo = %repo, actor = who.actor(), bytes = current.used_bytes, revoked_tokens = revoked_tokens.len(), "repository deleted");
     Ok(RepoDeleted {
         name: repo.to_string(),
         freed_bytes: current.used_bytes,
         objects: current.objects,
+        revoked_tokens,
     })
 }
 
