@@ -47,7 +47,11 @@ scripts/admin-walkthrough.sh target/debug
 echo "== vger-stress crash (5 kill cycles)"
 target/debug/vger-stress crash --cycles 5 --server target/debug/vger-server
 echo "== vger-stress soak (30 s)"
-target/debug/vger-stress soak --duration 30s --server target/debug/vger-server
+# Thirty seconds judge errors, descriptors and counters; RSS in so short a
+# run still climbs with the allocator's arenas (the previous release grows
+# 7-10% in 30-60 s), so the leak verdict is the 10-minute run's, with the
+# 10% limit (docs/reliability.md), and this one only catches a runaway.
+target/debug/vger-stress soak --duration 30s --max-rss-growth 25 --server target/debug/vger-server
 # The nginx example in docs/deploy, run for real in front of the debug
 # server (installs nginx from Debian's packages if missing).
 echo "== nginx proxy test"

@@ -108,11 +108,11 @@ impl SoakReport {
         self.rss_end as f64 / self.rss_warm.max(1) as f64 - 1.0
     }
 
-    /// Whether the run passes: no errors, RSS growth under 10%, no leaked
-    /// descriptors, counters equal to the files.
-    pub fn passed(&self) -> bool {
+    /// Whether the run passes: no errors, RSS growth under `max_growth`
+    /// (a fraction), no leaked descriptors, counters equal to the files.
+    pub fn passed(&self, max_growth: f64) -> bool {
         self.errors.is_empty()
-            && self.rss_growth() < 0.10
+            && self.rss_growth() < max_growth
             && self.fds_after <= self.fds_before + 2
             && self.usage_mismatch.is_empty()
     }
