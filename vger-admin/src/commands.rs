@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde::Serialize;
 use shared_proto::admin::{
@@ -88,16 +89,15 @@ fn repo_path(repo: &str, rest: &str) -> String {
     format!("/v1/repos/{}{rest}", escape(repo))
 }
 
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved
+/// characters stay as they are).
 fn escape(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(segment, KEEP).to_string()
 }
 
 async fn status(client: &Client, out: Out) -> CliResult<()> {

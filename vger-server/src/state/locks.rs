@@ -279,10 +279,23 @@ impl LockTable {
 
     /// Every live lock of every repository, sorted by repository and id.
     pub fn all_live(&self) -> Vec<LiveLock> {
+        self.live(None)
+    }
+
+    /// The live locks of `repo`, sorted by id.
+    pub fn live_of(&self, repo: &RepoName) -> Vec<LiveLock> {
+        self.live(Some(repo))
+    }
+
+    fn live(&self, only: Option<&RepoName>) -> Vec<LiveLock> {
         let now = now_ms();
         let all = self.table();
-        let mut out: Vec<LiveLock> = all
-            .iter()
+        let repos: Vec<(&RepoName, &HashMap<String, Held>)> = match only {
+            Some(r) => all.get_key_value(r).into_iter().collect(),
+            None => all.iter().collect(),
+        };
+        let mut out: Vec<LiveLock> = repos
+            .into_iter()
             .flat_map(|(repo, m)| m.iter().map(move |(id, h)| (repo, id, h)))
             .filter(|(_, _, h)| h.expires_at > now)
             .map(|(repo, id, h)| LiveLock {

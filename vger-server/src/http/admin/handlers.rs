@@ -58,11 +58,6 @@ async fn body<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, ApiError
         .map_err(|e| ApiError::bad_request(format!("malformed {what} (JSON): {e}")))
 }
 
-fn number(text: &str, what: &str) -> Result<u64, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request(format!("{what} {text:?} is not a number")))
-}
-
 /// `GET /v1/status`
 pub async fn status(State(app): Shared) -> AdminResult<Response> {
     Ok(ok(server_status::status(&app).await?))
@@ -169,9 +164,8 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(app): Shared,
     Extension(who): Who,
-    Params(id): Params<String>,
+    Params(id): Params<u64>,
 ) -> AdminResult<Response> {
-    let id = number(&id, "token id")?;
     Ok(ok(tokens::revoke(&app, &who, id).await?))
 }
 
@@ -188,8 +182,7 @@ pub async fn start_job(State(app): Shared, Extension(who): Who, b: Body) -> Admi
 }
 
 /// `GET /v1/jobs/{id}`
-pub async fn show_job(State(app): Shared, Params(id): Params<String>) -> AdminResult<Response> {
-    let id = number(&id, "job id")?;
+pub async fn show_job(State(app): Shared, Params(id): Params<u64>) -> AdminResult<Response> {
     Ok(ok(app.jobs.get(id)?))
 }
 

@@ -57,9 +57,8 @@ pub(crate) fn of_repo(app: &App, repo: &RepoName) -> ServiceResult<Vec<LockEntry
     let mut out: Vec<LockEntry> = app
         .state
         .locks
-        .all_live()
+        .live_of(repo)
         .iter()
-        .filter(|l| &l.repo == repo)
         .map(|l| server_entry(l, now))
         .collect();
     let ttl = app.settings.lock_ttl;
