@@ -26,10 +26,29 @@ if ! command -v cc >/dev/null 2>&1; then
     fi
 fi
 
+# Prometheus (server and promtool) from Debian's package: the alert rules
+# are checked and unit-tested with promtool, and the exporter's tests run a
+# real Prometheus with those rules.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    echo "== installing Prometheus (Debian package prometheus)"
+    if command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "no promtool/prometheus and no apt-get: install Prometheus 2.x" >&2
+        exit 1
+    fi
+fi
+# Debian's package starts its own Prometheus where systemd runs; the tests
+# start theirs on other ports and do not need it.
+export VGER_REQUIRE_PROMETHEUS=1
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== promtool check rules / test rules"
+promtool check rules dashboards/alerts/vger.rules.yml
+promtool test rules dashboards/alerts/tests/vger.test.yml
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
