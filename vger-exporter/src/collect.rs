@@ -83,8 +83,9 @@ impl Exporter {
     /// Reads every server, concurrently, each within `limit`; the answer
     /// lists them in the configured order.
     pub async fn collect(self: &Arc<Self>, limit: Duration) -> Vec<Report> {
-        // Spawned, so that a fetch a scraper gave up on still completes and
-        // fills the cache for the next scrape.
+        // One task per server, so a slow one does not delay the others;
+        // each read ends by `limit`, and a scrape that is dropped (the
+        // scraper gave up) aborts them with the set.
         let mut tasks = JoinSet::new();
         for i in 0..self.watched.len() {
             let me = self.clone();

@@ -227,10 +227,7 @@ fn target(index: usize, s: TargetSection) -> Result<Target, ConfigError> {
     };
     let name = match s.name {
         Some(n) => n.trim().to_owned(),
-        None => match parsed.port_or_known_default() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        },
+        None => default_name(host, parsed.port_or_known_default()),
     };
     if name.is_empty() || name.chars().any(char::is_control) {
         return Err(ConfigError::Invalid(format!(
@@ -244,6 +241,30 @@ fn target(index: usize, s: TargetSection) -> Result<Target, ConfigError> {
         ))
     })?;
     Ok(Target { name, url, token })
+}
+
+/// The `server` label of a target without a name: its host and port, with
+/// a loopback host replaced by this machine's name, so that exporters on
+/// several hosts, each reading its own server over loopback, do not all
+/// report `server="127.0.0.1:8485"`.
+fn default_name(host: &str, port: Option<u16>) -> String {
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let host = if loopback {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        host.to_owned()
+    };
+    match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
 }
 
 /// Reads a token file, refusing one that other users can read.
@@ -260,6 +281,14 @@ fn read_token_file(path: &Path) -> Result<String, String> {
     if token.is_empty() {
         return Err(
             "is empty: put a read token in it (vger-server [[admin.tokens]] with role = \"read\")"
+                .into(),
+        );
+    }
+    // Checked here, not at the first scrape, where a header the HTTP client
+    // refuses would look like an unreachable server.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "must hold one token: one line of printable ASCII, without spaces (a second line, a byte-order mark or a space is not part of any token)"
                 .into(),
         );
     }
@@ -295,7 +324,7 @@ mod tests {
         assert_eq!(c.scrape_timeout, DEFAULT_SCRAPE_TIMEOUT);
         assert_eq!(c.cache_ttl, DEFAULT_CACHE_TTL);
         assert_eq!(c.targets[0].url, "http://127.0.0.1:8485");
-        assert_eq!(c.targets[0].name, "127.0.0.1:8485");
+        assert_eq!(c.targets[0].name, default_name("127.0.0.1", Some(8485)));
         assert_eq!(c.targets[0].token, "read-token-0123456789");
     }
 
@@ -390,6 +419,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn a_token_file_with_two_lines_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = token_file(dir.path(), 0o600, "read-token-0123456789\r\nsecond\n");
+        let e = Config::single(
+            None,
+            TargetSection {
+                name: None,
+                url: "http://h:1".into(),
+                token_file: tok,
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("one line of printable ASCII"), "{e}");
+    }
+
+    #[test]
+    fn a_crlf_line_end_is_not_part_of_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = token_file(dir.path(), 0o600, "read-token-0123456789\r\n");
+        let c = Config::single(
+            None,
+            TargetSection {
+                name: None,
+                url: "http://h:1".into(),
+                token_file: tok,
+            },
+        )
+        .unwrap();
+        assert_eq!(c.targets[0].token, "read-token-0123456789");
+    }
+
+    #[test]
+    fn a_loopback_target_is_named_after_this_machine() {
+        let me = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(default_name("127.0.0.1", Some(8485)), format!("{me}:8485"));
+        assert_eq!(default_name("[::1]", Some(8485)), format!("{me}:8485"));
+        assert_eq!(default_name("localhost", Some(80)), format!("{me}:80"));
+        assert_eq!(default_name("10.0.0.12", Some(8485)), "10.0.0.12:8485");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading one server's admin API: `GET /v1/status` and `GET /v1/repos`,
-//! both with a `read` token, both answered from counters the server keeps
-//! (nothing is walked on disk), so a scrape costs the server little.
+//! both with a `read` token. The server answers them from the counters it
+//! keeps (it lists only each repository's `locks/`), so a scrape costs it
+//! little.
 
 use std::time::Duration;
 
@@ -82,6 +83,9 @@ impl Source {
     pub fn new(target: Target) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
+            // The bearer token goes to the admin API and nowhere else, not
+            // through an HTTP_PROXY the environment happens to set.
+            .no_proxy()
             .pool_max_idle_per_host(2)
             .build()
             .expect("a plain HTTP client needs no system resources");

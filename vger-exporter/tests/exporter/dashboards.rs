@@ -293,6 +293,7 @@ fn every_alert_has_a_severity_summary_description_and_a_runbook_section() {
             "VgerQuotaNearlyFull",
             "VgerDiskFullSoon",
             "VgerServerDown",
+            "VgerExporterDown",
             "VgerLockHeldTooLong"
         ]
     );

@@ -161,6 +161,12 @@ async fn prometheus_with_the_shipped_rules_alerts_on_the_stale_repository_only()
     assert_eq!(stale, ["stale"]);
     let pending = p.alerts("VgerBackupStale", "pending").await;
     assert!(pending.is_empty(), "{pending:?}");
+    for quiet in ["VgerServerDown", "VgerExporterDown", "VgerQuotaNearlyFull"] {
+        for state in ["pending", "firing"] {
+            let got = p.alerts(quiet, state).await;
+            assert!(got.is_empty(), "{quiet} is {state}: {got:?}");
+        }
+    }
     let never: Vec<String> = p
         .alerts("VgerBackupNeverCompleted", "firing")
         .await
