@@ -308,6 +308,18 @@ mod tests {
         p
     }
 
+    /// One target from the command line, unnamed, reading `token_file`.
+    fn single(token_file: PathBuf) -> Result<Config, ConfigError> {
+        Config::single(
+            None,
+            TargetSection {
+                name: None,
+                url: "http://h:1".into(),
+                token_file,
+            },
+        )
+    }
+
     fn load(text: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let tok = token_file(dir.path(), 0o600, "read-token-0123456789\n");
@@ -377,15 +389,7 @@ mod tests {
     fn a_token_file_readable_by_others_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let tok = token_file(dir.path(), 0o644, "read-token-0123456789");
-        let e = Config::single(
-            None,
-            TargetSection {
-                name: None,
-                url: "http://h:1".into(),
-                token_file: tok,
-            },
-        )
-        .unwrap_err();
+        let e = single(tok).unwrap_err();
         assert!(e.to_string().contains("chmod 600"), "{e}");
     }
 
@@ -409,15 +413,7 @@ mod tests {
     fn an_empty_token_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let tok = token_file(dir.path(), 0o600, " \n");
-        let e = Config::single(
-            None,
-            TargetSection {
-                name: None,
-                url: "http://h:1".into(),
-                token_file: tok,
-            },
-        )
-        .unwrap_err();
+        let e = single(tok).unwrap_err();
         assert!(e.to_string().contains("is empty"), "{e}");
     }
 
@@ -425,15 +421,7 @@ mod tests {
     fn a_token_file_with_two_lines_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let tok = token_file(dir.path(), 0o600, "read-token-0123456789\r\nsecond\n");
-        let e = Config::single(
-            None,
-            TargetSection {
-                name: None,
-                url: "http://h:1".into(),
-                token_file: tok,
-            },
-        )
-        .unwrap_err();
+        let e = single(tok).unwrap_err();
         assert!(e.to_string().contains("one line of printable ASCII"), "{e}");
     }
 
@@ -441,15 +429,7 @@ mod tests {
     fn a_crlf_line_end_is_not_part_of_the_token() {
         let dir = tempfile::tempdir().unwrap();
         let tok = token_file(dir.path(), 0o600, "read-token-0123456789\r\n");
-        let c = Config::single(
-            None,
-            TargetSection {
-                name: None,
-                url: "http://h:1".into(),
-                token_file: tok,
-            },
-        )
-        .unwrap();
+        let c = single(tok).unwrap();
         assert_eq!(c.targets[0].token, "read-token-0123456789");
     }
 

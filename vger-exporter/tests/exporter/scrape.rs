@@ -181,15 +181,7 @@ async fn scrapes_within_the_cache_ttl_reuse_one_answer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_server_reports_up_0_and_no_other_series() {
     let url = closed_port().await;
-    let e = ExporterUnderTest::start(
-        &[Watch {
-            name: "dead",
-            url: &url,
-            token: "read-token-0123456789abcdef",
-        }],
-        "",
-    )
-    .await;
+    let e = ExporterUnderTest::start(&[Watch::at("dead", &url)], "").await;
     let m = e.scrape().await;
     assert_eq!(m.value("vger_up", &[("server", "dead")]), Some(0.0));
     let names: std::collections::BTreeSet<String> = m
@@ -222,15 +214,8 @@ async fn a_refused_token_reports_up_0() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_server_does_not_hold_the_scrape_past_the_timeout() {
     let (url, _hung) = hung_server().await;
-    let e = ExporterUnderTest::start(
-        &[Watch {
-            name: "hung",
-            url: &url,
-            token: "read-token-0123456789abcdef",
-        }],
-        "scrape_timeout_seconds = 0.5",
-    )
-    .await;
+    let e =
+        ExporterUnderTest::start(&[Watch::at("hung", &url)], "scrape_timeout_seconds = 0.5").await;
     let t0 = Instant::now();
     let m = e.scrape().await;
     let took = t0.elapsed();
@@ -245,15 +230,8 @@ async fn a_hung_server_does_not_hold_the_scrape_past_the_timeout() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scrapers_own_timeout_header_shortens_the_wait() {
     let (url, _hung) = hung_server().await;
-    let e = ExporterUnderTest::start(
-        &[Watch {
-            name: "hung",
-            url: &url,
-            token: "read-token-0123456789abcdef",
-        }],
-        "scrape_timeout_seconds = 30",
-    )
-    .await;
+    let e =
+        ExporterUnderTest::start(&[Watch::at("hung", &url)], "scrape_timeout_seconds = 30").await;
     let t0 = Instant::now();
     let text = e.scrape_with(Some("1")).await;
     let took = t0.elapsed();
@@ -267,14 +245,7 @@ async fn one_server_down_does_not_hide_the_others() {
     s.create_repo("r", json!({})).await;
     let (hung, _h) = hung_server().await;
     let e = ExporterUnderTest::start(
-        &[
-            Watch {
-                name: "hung",
-                url: &hung,
-                token: "read-token-0123456789abcdef",
-            },
-            Watch::server("ok", &s),
-        ],
+        &[Watch::at("hung", &hung), Watch::server("ok", &s)],
         "scrape_timeout_seconds = 0.5",
     )
     .await;

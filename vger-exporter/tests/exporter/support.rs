@@ -172,6 +172,15 @@ pub struct Watch<'a> {
 }
 
 impl<'a> Watch<'a> {
+    /// `url` (a server that is down or hung) as `name`.
+    pub fn at(name: &'a str, url: &'a str) -> Self {
+        Self {
+            name,
+            url,
+            token: READ_TOKEN,
+        }
+    }
+
     /// `server` read with its read token, as `name`.
     pub fn server(name: &'a str, server: &'a Server) -> Self {
         Self {
