@@ -107,7 +107,8 @@ struct ExporterSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSection {
-    /// The `server` label; defaults to the URL's host:port.
+    /// The `server` label; defaults to the URL's host:port, with a loopback
+    /// host replaced by this machine's name.
     pub name: Option<String>,
     /// Base URL of the admin API.
     pub url: String,
@@ -442,7 +443,15 @@ mod tests {
         assert_eq!(default_name("127.0.0.1", Some(8485)), format!("{me}:8485"));
         assert_eq!(default_name("[::1]", Some(8485)), format!("{me}:8485"));
         assert_eq!(default_name("localhost", Some(80)), format!("{me}:80"));
+    }
+
+    #[test]
+    fn another_target_is_named_by_its_host_and_port() {
         assert_eq!(default_name("10.0.0.12", Some(8485)), "10.0.0.12:8485");
+        assert_eq!(
+            default_name("backup.example", Some(80)),
+            "backup.example:80"
+        );
     }
 
     #[test]

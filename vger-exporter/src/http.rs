@@ -104,7 +104,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(SCRAPE_TIMEOUT_HEADER, "2.5".parse().unwrap());
         assert_eq!(prometheus_timeout(&h), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn a_scraper_header_that_is_not_seconds_is_ignored() {
+        let mut h = HeaderMap::new();
         h.insert(SCRAPE_TIMEOUT_HEADER, "soon".parse().unwrap());
+        assert_eq!(prometheus_timeout(&h), None);
+        h.insert(SCRAPE_TIMEOUT_HEADER, "-1".parse().unwrap());
         assert_eq!(prometheus_timeout(&h), None);
     }
 }

@@ -29,7 +29,8 @@ struct Cli {
     /// File with a read token of that server (chmod 600).
     #[arg(long, value_name = "FILE", requires = "admin_url")]
     token_file: Option<PathBuf>,
-    /// The `server` label for that server (default: the URL's host:port).
+    /// The `server` label for that server (default: the URL's host:port,
+    /// with a loopback host replaced by this machine's name).
     #[arg(long, value_name = "NAME", requires = "admin_url")]
     name: Option<String>,
     /// Address to serve /metrics on (default 0.0.0.0:9110).

@@ -330,11 +330,68 @@ fn unix_seconds(t: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::Fetched;
+    use crate::source::SourceError;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn down(server: &str) -> Report {
+        Report {
+            server: server.into(),
+            fetched: Arc::new(Fetched {
+                result: Err(SourceError::Unreachable {
+                    url: "http://h:1".into(),
+                    reason: "refused".into(),
+                }),
+                took: Duration::from_millis(250),
+            }),
+        }
+    }
 
     #[test]
-    fn admin_api_times_become_unix_seconds_with_milliseconds() {
-        assert_eq!(unix_seconds("1970-01-01T00:00:01.250Z"), Some(1.25));
+    fn admin_api_times_become_unix_seconds() {
         assert_eq!(unix_seconds("2026-11-28T07:01:18Z"), Some(1_795_849_278.0));
+        assert_eq!(unix_seconds("1970-01-01T00:00:01.250Z"), Some(1.25));
+    }
+
+    #[test]
+    fn an_unreadable_time_gives_no_sample() {
         assert_eq!(unix_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn a_server_that_cannot_be_read_has_only_up_and_its_read_time() {
+        let text = render(&[down("b1")]);
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                format!("vger_build_info{{version=\"{VERSION}\"}} 1").as_str(),
+                "vger_up{server=\"b1\"} 0",
+                "vger_exporter_scrape_duration_seconds{server=\"b1\"} 0.25",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_family_has_help_and_type() {
+        let text = render(&[down("b1")]);
+        for family in [
+            "vger_build_info",
+            "vger_up",
+            "vger_exporter_scrape_duration_seconds",
+        ] {
+            assert!(text.contains(&format!("# HELP {family} ")), "{text}");
+            assert!(text.contains(&format!("# TYPE {family} gauge\n")), "{text}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let text = render(&[down("a\"b\\c\nd")]);
+        assert!(
+            text.contains("vger_up{server=\"a\\\"b\\\\c\\nd\"} 0"),
+            "{text}"
+        );
     }
 }

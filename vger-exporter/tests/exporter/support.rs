@@ -15,8 +15,11 @@ use tokio::sync::watch;
 use vger_exporter::collect::Exporter;
 use vger_exporter::config::Config;
 
+/// The servers' client token.
 pub const CLIENT_TOKEN: &str = "client-token-0123456789";
+/// The servers' admin token (role `admin`).
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+/// The servers' read token, the exporter's.
 pub const READ_TOKEN: &str = "read-token-0123456789abcdef";
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
