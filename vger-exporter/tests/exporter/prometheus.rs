@@ -1,7 +1,8 @@
 //! End to end: vger-server and the exporter on loopback ports, and a real
 //! Prometheus scraping the exporter every second with the shipped alert
 //! rules. Through Prometheus' HTTP API: the series exist, and
-//! VgerBackupStale fires for the stale repository only.
+//! VgerBackupStale fires for the stale repository only. And the Prometheus
+//! config that docs/monitoring.md shows, checked by promtool.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -242,4 +243,44 @@ async fn prometheus_with_the_shipped_rules_alerts_on_the_stale_repository_only()
         )
         .await;
     assert_eq!(per_repo["result"][0]["value"][1], "4");
+}
+
+#[test]
+fn the_prometheus_config_in_the_docs_is_valid_with_the_shipped_rules() {
+    let Some(promtool) = prometheus_tool("promtool") else {
+        return;
+    };
+    let docs = std::fs::read_to_string(dashboards_dir().join("../docs/monitoring.md")).unwrap();
+    let snippet = docs
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("scrape_configs:"))
+        .expect("docs/monitoring.md shows a Prometheus config");
+    let rules = dashboards_dir()
+        .join("alerts/vger.rules.yml")
+        .canonicalize()
+        .unwrap();
+    let config = snippet.replace(
+        "/etc/prometheus/rules/vger.rules.yml",
+        rules.to_str().unwrap(),
+    );
+    assert_ne!(
+        config, snippet,
+        "the snippet no longer names the rules file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prometheus.yml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(promtool)
+        .args(["check", "config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check config: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
