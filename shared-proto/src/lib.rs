@@ -9,6 +9,7 @@ pub mod api;
 pub mod key;
 pub mod pack;
 pub mod repo_name;
+pub mod secret;
 
 pub use key::{DirKey, Key, KeyError, KeyKind, ObjectPath};
 pub use repo_name::{RepoName, RepoNameError};

@@ -58,12 +58,7 @@ fn default_config_path() -> Option<PathBuf> {
 fn read_token_file(path: &Path) -> CliResult<String> {
     let bad = |m: String| CliError::Usage(format!("token file {}: {m}", path.display()));
     let md = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    let mode = md.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(bad(format!(
-            "is readable by other users (mode {mode:03o}); run chmod 600 on it"
-        )));
-    }
+    shared_proto::secret::check_private_mode(md.permissions().mode()).map_err(bad)?;
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     let token = text.trim().to_owned();
     if token.is_empty() {

@@ -271,12 +271,7 @@ fn default_name(host: &str, port: Option<u16>) -> String {
 /// Reads a token file, refusing one that other users can read.
 fn read_token_file(path: &Path) -> Result<String, String> {
     let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    let mode = md.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "is readable by other users (mode {mode:03o}); run chmod 600 on it"
-        ));
-    }
+    shared_proto::secret::check_private_mode(md.permissions().mode())?;
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let token = text.trim();
     if token.is_empty() {

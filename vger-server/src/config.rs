@@ -303,13 +303,8 @@ fn shown(path: &Path) -> String {
 fn read_secret_file(path: &Path) -> Result<String, String> {
     let md = std::fs::metadata(path)
         .map_err(|e| format!("cannot read token_file {}: {e}", shown(path)))?;
-    let mode = md.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "token_file {} is readable by other users (mode {mode:03o}); run chmod 600 on it",
-            shown(path)
-        ));
-    }
+    shared_proto::secret::check_private_mode(md.permissions().mode())
+        .map_err(|e| format!("token_file {} {e}", shown(path)))?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read token_file {}: {e}", shown(path)))?;
     Ok(text.trim().to_owned())
